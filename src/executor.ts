@@ -1,0 +1,97 @@
+/**
+ * createExecutor: validates options, builds one runner per stage, and starts runs. The stages'
+ * pools and limiters belong to the executor and outlive a run; one run is active at a time.
+ */
+import { ErrorCodes, SluiceOptionError, SluiceStateError } from './errors.js';
+import { resolveOptions, type ExecutorOptions } from './options.js';
+import type { Outcome } from './outcome.js';
+import { Run } from './run.js';
+import { createCpuRunner } from './stages/cpu.js';
+import { createIoRunner } from './stages/io.js';
+import type { StageRunner } from './stages/runner.js';
+import type { ExecutorStats } from './stats.js';
+
+export interface RunOptions {
+  /** Aborting it stops admission, aborts in-flight work, and rejects the iteration. */
+  readonly signal?: AbortSignal;
+}
+
+export interface Executor<T = unknown, R = unknown> extends AsyncDisposable {
+  /**
+   * Runs every task of `input` (pulled lazily, one at a time) through the stages. Iterate the
+   * result to drive the run: outcomes come as they finish (or in input order with `ordered`).
+   * Breaking out of the loop stops the run and settles what is in flight.
+   */
+  run(input: Iterable<T> | AsyncIterable<T>, options?: RunOptions): AsyncIterableIterator<Outcome<T, R>>;
+  /** Counters and peaks of the active run, or of the last one. */
+  stats(): ExecutorStats;
+  /** Stops an active run, then releases the worker pools. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createExecutor<T = unknown, R = unknown>(options: ExecutorOptions): Executor<T, R> {
+  const resolved = resolveOptions(options);
+  const runners: StageRunner[] = resolved.stages.map((s) => (s.kind === 'io' ? createIoRunner(s) : createCpuRunner(s)));
+  let active: Run | undefined;
+  let last: Run | undefined;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  function run(input: Iterable<T> | AsyncIterable<T>, runOptions: RunOptions = {}): AsyncIterableIterator<Outcome<T, R>> {
+    if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, 'The executor is closed');
+    if (input === null || (typeof input !== 'object' && typeof input !== 'function') || !isIterable(input)) {
+      throw new SluiceOptionError('input', 'an Iterable or AsyncIterable of tasks', input);
+    }
+    if (runOptions === null || typeof runOptions !== 'object') throw new SluiceOptionError('run options', 'an object', runOptions);
+    const { signal } = runOptions;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new SluiceOptionError('signal', 'an AbortSignal', signal);
+    }
+    if (active !== undefined) throw runActive();
+    const r: Run = new Run(resolved, runners, input, signal, {
+      onStart() {
+        if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, 'The executor is closed');
+        if (active !== undefined && active !== r) throw runActive();
+        active = r;
+        last = r;
+      },
+      onSettle() {
+        if (active === r) active = undefined;
+      },
+    });
+    last ??= r;
+    return r as unknown as AsyncIterableIterator<Outcome<T, R>>;
+  }
+
+  function stats(): ExecutorStats {
+    return (active ?? last ?? emptyRun()).stats();
+  }
+
+  function emptyRun(): Run {
+    last = new Run(resolved, runners, [], undefined, { onStart() {}, onSettle() {} });
+    return last;
+  }
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      closed = true;
+      if (active) await active.cancel();
+      await Promise.all(runners.map((r) => r.close()));
+    })();
+    return closing;
+  }
+
+  return { run, stats, close, [Symbol.asyncDispose]: close };
+}
+
+function runActive(): SluiceStateError {
+  return new SluiceStateError(
+    ErrorCodes.RUN_ACTIVE,
+    'Another run of this executor is active: finish or break out of it first (one run at a time per executor)',
+  );
+}
+
+function isIterable(value: object): boolean {
+  const v = value as Partial<Iterable<unknown> & AsyncIterable<unknown>>;
+  return typeof v[Symbol.iterator] === 'function' || typeof v[Symbol.asyncIterator] === 'function';
+}

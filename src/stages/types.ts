@@ -1,0 +1,87 @@
+/** The shapes of stages as users declare them, and the context an io function receives. */
+
+/** What an io function receives besides its input. */
+export interface TaskContext<T = unknown> {
+  /** The task as it came from the input. */
+  readonly task: T;
+  /** The task's position in the input, from 0. */
+  readonly index: number;
+  /** The name of the stage running. */
+  readonly stage: string;
+  /** Aborted when the run is aborted or the consumer stops early: pass it to fetch and friends. */
+  readonly signal: AbortSignal;
+  /** Which attempt this is, from 1. */
+  readonly attempt: number;
+}
+
+/** An io stage's function: runs on the main thread inside the stage's limiter slot. */
+export type IoFunction<I = any, O = unknown, T = any> = (input: I, ctx: TaskContext<T>) => O | PromiseLike<O>;
+
+export interface IoOptions {
+  /** Calls of this stage in flight at most (a p-limit limiter). A positive integer. */
+  readonly concurrency: number;
+}
+
+export interface IoStage {
+  readonly kind: 'io';
+  readonly name: string;
+  readonly fn: IoFunction;
+  readonly concurrency: number;
+}
+
+export interface CpuOptions {
+  /**
+   * Worker threads of the stage's Piscina pool; one task per thread at a time.
+   * @default os.availableParallelism()
+   */
+  readonly threads?: number;
+  /**
+   * The export of the worker module to call.
+   * @default 'default'
+   */
+  readonly exportName?: string;
+  /**
+   * Move binary payloads (ArrayBuffer, typed arrays, Buffer that own their memory) to the worker
+   * and back instead of copying them. The sender's copy is detached. Set `false` to copy.
+   * @default true
+   */
+  readonly transfer?: boolean;
+  /** Resource limits of each worker thread (Node's `ResourceLimits`). */
+  readonly resourceLimits?: {
+    readonly maxOldGenerationSizeMb?: number;
+    readonly maxYoungGenerationSizeMb?: number;
+    readonly codeRangeSizeMb?: number;
+    readonly stackSizeMb?: number;
+  };
+}
+
+export interface CpuStage {
+  readonly kind: 'cpu';
+  readonly name: string;
+  /** Absolute path or `file:` URL of the worker module (`.js`, `.mjs`, `.ts`, `.mts`). */
+  readonly file: string | URL;
+  readonly threads?: number;
+  readonly exportName?: string;
+  readonly transfer?: boolean;
+  readonly resourceLimits?: CpuOptions['resourceLimits'];
+}
+
+export type Stage = IoStage | CpuStage;
+
+/** An io stage: `fn(input, ctx)` on the main thread, at most `concurrency` calls in flight. */
+export function io<I = any, O = unknown, T = any>(
+  name: string,
+  fn: IoFunction<I, O, T>,
+  options: IoOptions,
+): IoStage {
+  return { kind: 'io', name, fn: fn as IoFunction, concurrency: options?.concurrency };
+}
+
+/**
+ * A cpu stage: the worker module's export runs in a Piscina pool, one task per free thread.
+ * Resolve the file from your module, not the current directory:
+ * `cpu('parse', new URL('./parse.worker.ts', import.meta.url))`.
+ */
+export function cpu(name: string, file: string | URL, options: CpuOptions = {}): CpuStage {
+  return { kind: 'cpu', name, file, ...options };
+}

@@ -1,0 +1,72 @@
+/**
+ * The module every Piscina thread of a cpu stage runs. It loads the user's worker module (named in
+ * `workerData`), calls the chosen export for each task, and answers with an `Envelope`. It moves
+ * binary payloads of the result back to the main thread unless the stage opted out.
+ *
+ * It stands apart from the pipeline: it imports only piscina's `move`, types and small helpers.
+ */
+import { workerData } from 'node:worker_threads';
+import { move } from 'piscina';
+import { collectTransferables } from '../transfer.js';
+import { isTypeScript, registerTypeScript } from '../typescript.js';
+import { serializeError, type EntryData, type Envelope, type FailureKind } from './envelope.js';
+
+type Handler = (input: unknown) => unknown;
+
+const kTransferable = Symbol.for('Piscina.transferable');
+const kValue = Symbol.for('Piscina.valueOf');
+
+const data = workerData as EntryData;
+
+class LoadFailure {
+  constructor(
+    readonly kind: 'load' | 'export',
+    readonly error: unknown,
+  ) {}
+}
+
+// Start loading at once, so the module is ready when the first task arrives. The rejection is
+// handled here and reported per task.
+const handler: Promise<Handler | LoadFailure> = (isTypeScript(data.file) ? registerTypeScript() : Promise.resolve())
+  .then(() => import(data.file) as Promise<Record<string, unknown>>)
+  .then(
+  (mod: Record<string, unknown>) => {
+    const fn = mod[data.exportName];
+    if (typeof fn === 'function') return fn as Handler;
+    const exported = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+    return new LoadFailure(
+      'export',
+      new TypeError(
+        `Expected worker module ${data.file} to export a function named \`${data.exportName}\`, got ${typeof fn}` +
+          ` (functions exported: ${exported.length > 0 ? exported.join(', ') : 'none'})`,
+      ),
+    );
+  },
+  (error: unknown) => new LoadFailure('load', error),
+);
+
+export default async function runTask(input: unknown): Promise<unknown> {
+  const fn = await handler;
+  if (fn instanceof LoadFailure) return failure(fn.kind, fn.error);
+  let value: unknown;
+  try {
+    value = await fn(input);
+  } catch (error) {
+    return failure('throw', error);
+  }
+  let transferList: unknown[] = [];
+  if (value !== null && typeof value === 'object' && kTransferable in value && kValue in value) {
+    // The user's own Piscina.move(): honour its transfer list.
+    const movable = value as Record<symbol, unknown>;
+    transferList = ([] as unknown[]).concat(movable[kTransferable]);
+    value = movable[kValue];
+  }
+  const envelope: Envelope = { ok: true, value };
+  if (data.transfer) transferList.push(...collectTransferables(value));
+  if (transferList.length === 0) return envelope;
+  return move({ [kTransferable]: [...new Set(transferList)], [kValue]: envelope } as never);
+}
+
+function failure(kind: FailureKind, error: unknown): Envelope {
+  return { ok: false, kind, error: serializeError(error) };
+}
