@@ -245,11 +245,15 @@ export class Run implements AsyncIterableIterator<Outcome> {
       do {
         this.#again = false;
         this.#deliver();
-        for (let i = this.#runners.length - 1; i >= 0; i--) {
-          this.#release(i);
-          if (i > 0) this.#admitFromBuffer(i);
-          else this.#admitFromInput();
+        const last = this.#runners.length - 1;
+        this.#release(last);
+        // Each boundary, from the last to the first: buffered work enters the next stage, which
+        // makes room for finished work held by the stage before, and so on until neither moves.
+        for (let i = last - 1; i >= 0; i--) {
+          this.#admitFromBuffer(i + 1);
+          while (this.#release(i) && this.#admitFromBuffer(i + 1));
         }
+        this.#admitFromInput();
         this.#deliver();
         this.#checkSettled();
       } while (this.#again);
@@ -259,19 +263,22 @@ export class Run implements AsyncIterableIterator<Outcome> {
   }
 
   /** Finished work held by stage `i` moves to its buffer (or the output) where there is room. */
-  #release(i: number): void {
+  #release(i: number): boolean {
     const state = this.#states[i]!;
     const held = state.held;
+    let moved = false;
     let k = 0;
     while (k < held.length) {
       const f = held[k]!;
       if (f.outcome !== undefined ? this.#emit(f.outcome) : this.#enqueue(i, f.item)) {
         held.splice(k, 1);
         state.active -= 1;
+        moved = true;
       } else {
         k += 1;
       }
     }
+    return moved;
   }
 
   #enqueue(i: number, item: Item): boolean {
@@ -306,15 +313,19 @@ export class Run implements AsyncIterableIterator<Outcome> {
     }
   }
 
-  #admitFromBuffer(i: number): void {
+  /** Buffered work enters stage `i` while it has free slots; true if anything entered. */
+  #admitFromBuffer(i: number): boolean {
     const buffer = this.#buffers[i - 1]!;
     const state = this.#states[i]!;
     const capacity = this.#runners[i]!.capacity;
+    let admitted = false;
     while (buffer.length > 0 && state.active < capacity) {
       const item = buffer.shift()!;
       this.#buffered -= 1;
       this.#startItem(i, item);
+      admitted = true;
     }
+    return admitted;
   }
 
   #canPull(): boolean {

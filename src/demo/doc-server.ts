@@ -50,11 +50,16 @@ export function generateDocument(seed: number, size: number): Buffer {
   return Buffer.from(parts.join(' ').slice(0, size), 'utf8');
 }
 
+/** The body the server answers for `GET /docs/:id`: documents repeat every `variety` ids. */
+export function documentFor(id: number, sizeBytes = 262144, variety = 32): Buffer {
+  return generateDocument((id % variety) + 1, sizeBytes);
+}
+
 export async function startDocServer(options: DocServerOptions = {}): Promise<DocServer> {
   const latencyMs = options.latencyMs ?? 20;
   const sizeBytes = options.sizeBytes ?? 262144;
   const variety = options.variety ?? 32;
-  const docs = Array.from({ length: variety }, (_, i) => generateDocument(i + 1, sizeBytes));
+  const docs = Array.from({ length: variety }, (_, i) => documentFor(i, sizeBytes, variety));
   let requests = 0;
   let inFlight = 0;
   let peakInFlight = 0;

@@ -1,0 +1,111 @@
+/**
+ * What the strategy children share: the workload's parameters, the meter every strategy feeds
+ * the same way, the tracked fetch, and the raw Piscina pool the baselines use.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Agent } from 'node:http';
+import { Piscina } from 'piscina';
+import { fetchBuffer } from '../src/demo/fetch-doc.ts';
+import type { CpuResult } from './workers/cpu-task.ts';
+
+export interface Workload {
+  /** Base URL of the doc server (child process). */
+  readonly url: string;
+  /** io concurrency k. */
+  readonly concurrency: number;
+  /** cpu threads T. */
+  readonly threads: number;
+}
+
+/** One strategy, built once per child: warm-up and the timed run both go through `run`. */
+export interface Strategy {
+  run(ids: readonly number[], meter: Meter): Promise<void>;
+  /** Extra figures for the JSON (e.g. sluice's stats()). */
+  extra?(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export type StrategyFactory = (w: Workload) => Strategy;
+
+export const CPU_TASK = new URL('./workers/cpu-task.ts', import.meta.url);
+export const NOOP_TASK = new URL('./workers/noop.ts', import.meta.url);
+
+/** Counters and samples of one run, fed identically by every strategy. */
+export class Meter {
+  ok = 0;
+  failed = 0;
+  firstError: string | undefined;
+  readonly cpuMs: number[] = [];
+  /** Payloads fetched and not yet started on a CPU (thread or main thread). */
+  buffered = 0;
+  peakBuffered = 0;
+  fetching = 0;
+  peakFetching = 0;
+
+  fetchStarted(): void {
+    this.fetching += 1;
+    if (this.fetching > this.peakFetching) this.peakFetching = this.fetching;
+  }
+
+  fetchEnded(): void {
+    this.fetching -= 1;
+  }
+
+  /** Sets the current number of buffered payloads (strategies that count them by difference). */
+  setBuffered(n: number): void {
+    this.buffered = n;
+    if (n > this.peakBuffered) this.peakBuffered = n;
+  }
+
+  done(result: unknown): void {
+    this.ok += 1;
+    const ms = (result as Partial<CpuResult> | null)?.ms;
+    if (typeof ms === 'number') this.cpuMs.push(ms);
+  }
+
+  fail(error: unknown): void {
+    this.failed += 1;
+    if (this.firstError === undefined) {
+      const code = (error as { code?: unknown } | null)?.code;
+      const message = error instanceof Error ? error.message : String(error);
+      this.firstError = typeof code === 'string' ? `${code}: ${message}` : message;
+    }
+  }
+}
+
+/** GET `/docs/:id` with the shared helper, counted as a fetch in flight. */
+export async function trackedFetch(w: Workload, id: number, agent: Agent, meter: Meter, signal?: AbortSignal): Promise<Buffer> {
+  meter.fetchStarted();
+  try {
+    return await fetchBuffer(`${w.url}/docs/${id}`, agent, signal);
+  } finally {
+    meter.fetchEnded();
+  }
+}
+
+/** A raw Piscina pool on a bench worker module (TypeScript, loaded through tsx's require hook). */
+export function rawPool(file: URL, threads: number): Piscina {
+  const tsxCjs = createRequire(import.meta.url).resolve('tsx/cjs');
+  return new Piscina({
+    filename: fileURLToPath(file),
+    minThreads: threads,
+    maxThreads: threads,
+    concurrentTasksPerWorker: 1,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    execArgv: [...process.execArgv, '--require', tsxCjs],
+  });
+}
+
+/** `pool.run` moving the payload (as sluice does), with the hand-off counted the same way. */
+export function runOnPool(pool: Piscina, body: Buffer, threads: number, meter: Meter, inPool: { n: number }): Promise<unknown> {
+  const promise = pool.run(body, { transferList: [body.buffer] as never });
+  // Piscina keeps every thread busy while its queue is not empty: what is in the pool beyond
+  // `threads` is fetched and not yet started. It only grows here, so the peak is exact.
+  inPool.n += 1;
+  meter.setBuffered(Math.max(0, inPool.n - threads));
+  return promise.finally(() => {
+    inPool.n -= 1;
+    meter.setBuffered(Math.max(0, inPool.n - threads));
+  });
+}
