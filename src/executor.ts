@@ -75,7 +75,7 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
   function close(): Promise<void> {
     closing ??= (async () => {
       closed = true;
-      if (active) await active.cancel();
+      if (active) await active.cancel(new SluiceStateError(ErrorCodes.CLOSED, 'The executor was closed during the run'));
       await Promise.all(runners.map((r) => r.close()));
     })();
     return closing;

@@ -79,6 +79,8 @@ export interface ResolvedOptions {
   readonly stopOnError: boolean;
 }
 
+const IO_KEYS = new Set(['kind', 'name', 'fn', 'concurrency']);
+const CPU_KEYS = new Set(['kind', 'name', 'file', 'threads', 'exportName', 'transfer', 'resourceLimits']);
 const KNOWN_OPTIONS = new Set(['stages', 'buffer', 'outputBuffer', 'ordered', 'window', 'stopOnError']);
 
 export function resolveOptions(raw: ExecutorOptions): ResolvedOptions {
@@ -113,6 +115,10 @@ function resolveStage(raw: unknown, path: string): ResolvedStage {
   const s = raw as Record<string, unknown>;
   if (typeof s.name !== 'string' || s.name.length === 0) {
     throw new SluiceOptionError(`${path}.name`, 'a non-empty string', s.name);
+  }
+  const known = s.kind === 'io' ? IO_KEYS : s.kind === 'cpu' ? CPU_KEYS : undefined;
+  for (const key of known ? Object.keys(s) : []) {
+    if (!known!.has(key)) throw new SluiceOptionError(`${path}.${key}`, `one of the ${String(s.kind)} stage options ${[...known!].filter((k) => k !== 'kind' && k !== 'name' && k !== 'fn' && k !== 'file').join(', ')}`, key);
   }
   if (s.kind === 'io') {
     if (typeof s.fn !== 'function') throw new SluiceOptionError(`${path}.fn`, 'a function (input, ctx) => result', s.fn);

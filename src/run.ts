@@ -154,10 +154,13 @@ export class Run implements AsyncIterableIterator<Outcome> {
     return this.#whenSettled().then(() => ({ value: undefined, done: true }));
   }
 
-  /** Stop as `return()` does; used by `executor.close()`. */
-  cancel(): Promise<void> {
+  /**
+   * Stop as an abort does, ending the iteration with `error` (after the outcomes that had already
+   * finished); used by `executor.close()`.
+   */
+  cancel(error: unknown): Promise<void> {
     if (this.#phase === 'idle' || this.#phase === 'settled') return Promise.resolve();
-    this.#cancel(undefined, new Error('the executor was closed'));
+    this.#cancel(error, error);
     return this.#whenSettled();
   }
 
@@ -477,6 +480,8 @@ export class Run implements AsyncIterableIterator<Outcome> {
 
   #stopAdmitting(): void {
     if (this.#phase === 'running') this.#phase = 'stopping';
+    // Do not wait for a pull under way: what it yields would be discarded anyway.
+    if (this.#pulling) this.#endPull();
     this.#closeInput();
   }
 

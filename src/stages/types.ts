@@ -74,7 +74,7 @@ export function io<I = any, O = unknown, T = any>(
   fn: IoFunction<I, O, T>,
   options: IoOptions,
 ): IoStage {
-  return { kind: 'io', name, fn: fn as IoFunction, concurrency: options?.concurrency };
+  return { ...options, kind: 'io', name, fn: fn as IoFunction };
 }
 
 /**
@@ -83,5 +83,5 @@ export function io<I = any, O = unknown, T = any>(
  * `cpu('parse', new URL('./parse.worker.ts', import.meta.url))`.
  */
 export function cpu(name: string, file: string | URL, options: CpuOptions = {}): CpuStage {
-  return { kind: 'cpu', name, file, ...options };
+  return { ...options, kind: 'cpu', name, file };
 }
