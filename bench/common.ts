@@ -6,8 +6,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Agent } from 'node:http';
 import { Piscina } from 'piscina';
-import { fetchBuffer } from '../src/demo/fetch-doc.ts';
-import type { CpuResult } from './workers/cpu-task.ts';
+import { fetchBuffer } from '../src/demo/fetch-doc.js';
+import type { CpuResult } from './workers/cpu-task.js';
 
 export interface Workload {
   /** Base URL of the doc server (child process). */
@@ -28,6 +28,33 @@ export interface Strategy {
 
 export type StrategyFactory = (w: Workload) => Strategy;
 
+/** What a strategy child prints (after `RESULT `). */
+export interface ChildResult {
+  readonly strategy: string;
+  readonly n: number;
+  readonly wallMs: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly firstError?: string;
+  /** CPU time per task of the worker threads (ms), from their CPU clocks; absent on the main thread. */
+  readonly threadCpuPerTaskMs?: number;
+  /** Median wall time of the work inside the task function (CPU time plus preemption). */
+  readonly taskWallMsMedian?: number;
+  /** Sum of the tasks' wall times (ms): ÷ (T × wall) is how busy the threads were with tasks. */
+  readonly taskWallMsSum?: number;
+  /** CPU time of this process (all threads, user + sys, ms) over the timed run, and over its life. */
+  readonly processCpuMs: number;
+  readonly lifeCpuMs: number;
+  /** CPU time of the main thread alone over the timed run (schedstat; absent off Linux). */
+  readonly mainCpuMs?: number;
+  readonly maxRssMiB: number;
+  readonly peakBuffered: number;
+  readonly peakFetching: number;
+  /** Main thread event loop utilization over the timed run. */
+  readonly elu: number;
+  readonly extra?: Record<string, unknown>;
+}
+
 export const CPU_TASK = new URL('./workers/cpu-task.ts', import.meta.url);
 export const NOOP_TASK = new URL('./workers/noop.ts', import.meta.url);
 
@@ -36,7 +63,10 @@ export class Meter {
   ok = 0;
   failed = 0;
   firstError: string | undefined;
-  readonly cpuMs: number[] = [];
+  /** Per task: wall time of the work (ms). */
+  readonly wallMs: number[] = [];
+  /** Per worker thread: its CPU clock at its first task's start and last task's end, and its tasks. */
+  readonly threads = new Map<number, { first: number; last: number; tasks: number }>();
   /** Payloads fetched and not yet started on a CPU (thread or main thread). */
   buffered = 0;
   peakBuffered = 0;
@@ -60,8 +90,24 @@ export class Meter {
 
   done(result: unknown): void {
     this.ok += 1;
-    const ms = (result as Partial<CpuResult> | null)?.ms;
-    if (typeof ms === 'number') this.cpuMs.push(ms);
+    const r = result as Partial<CpuResult> | null;
+    if (typeof r?.ms === 'number') this.wallMs.push(r.ms);
+    if (r?.cpuAt !== undefined && r.thread !== undefined && r.thread !== 0) {
+      const t = this.threads.get(r.thread);
+      if (t === undefined) this.threads.set(r.thread, { first: r.cpuAt[0], last: r.cpuAt[1], tasks: 1 });
+      else {
+        t.first = Math.min(t.first, r.cpuAt[0]);
+        t.last = Math.max(t.last, r.cpuAt[1]);
+        t.tasks += 1;
+      }
+    }
+  }
+
+  /** CPU time per task of the worker threads (their span ÷ their tasks), or undefined. */
+  threadCpuPerTask(): number | undefined {
+    let [cpu, tasks] = [0, 0];
+    for (const t of this.threads.values()) [cpu, tasks] = [cpu + t.last - t.first, tasks + t.tasks];
+    return tasks > 0 ? cpu / tasks : undefined;
   }
 
   fail(error: unknown): void {

@@ -6,9 +6,9 @@
  * one thread that gap is a microtask, so their pile-up shows as fetches in flight instead.
  */
 import pLimit from 'p-limit';
-import { createAgent } from '../../src/demo/fetch-doc.ts';
-import { trackedFetch, type Meter, type Strategy, type Workload } from '../common.ts';
-import cpuTask from '../workers/cpu-task.ts';
+import { createAgent } from '../../src/demo/fetch-doc.js';
+import { trackedFetch, type Meter, type Strategy, type Workload } from '../common.js';
+import cpuTask from '../workers/cpu-task.js';
 
 async function fetchThenCpu(w: Workload, id: number, agent: ReturnType<typeof createAgent>, meter: Meter): Promise<void> {
   try {

@@ -7,8 +7,8 @@
  * noop-burst: every `pool.run` at once (Piscina's queue; its best case).
  */
 import pLimit from 'p-limit';
-import { createAgent } from '../../src/demo/fetch-doc.ts';
-import { CPU_TASK, NOOP_TASK, rawPool, runOnPool, trackedFetch, type Meter, type Strategy, type Workload } from '../common.ts';
+import { createAgent } from '../../src/demo/fetch-doc.js';
+import { CPU_TASK, NOOP_TASK, rawPool, runOnPool, trackedFetch, type Meter, type Strategy, type Workload } from '../common.js';
 
 function settle(meter: Meter, p: Promise<unknown>): Promise<void> {
   return p.then(

@@ -5,8 +5,8 @@
  * admitted into a free thread), which is what the baselines count by hand.
  */
 import { createExecutor, cpu, io, type Executor, type ExecutorStats } from 'sluice';
-import { createAgent } from '../../src/demo/fetch-doc.ts';
-import { CPU_TASK, NOOP_TASK, trackedFetch, type Meter, type Strategy, type Workload } from '../common.ts';
+import { createAgent } from '../../src/demo/fetch-doc.js';
+import { CPU_TASK, NOOP_TASK, trackedFetch, type Meter, type Strategy, type Workload } from '../common.js';
 
 async function drain(ex: Executor<number>, ids: readonly number[], meter: Meter): Promise<void> {
   for await (const o of ex.run(ids)) {
