@@ -120,10 +120,6 @@ export class Run implements AsyncIterableIterator<Outcome> {
     return this;
   }
 
-  get started(): boolean {
-    return this.#phase !== 'idle';
-  }
-
   next(): Promise<IteratorResult<Outcome>> {
     if (this.#phase === 'idle') {
       try {

@@ -17,14 +17,8 @@ function entryFile(): string {
   return existsSync(compiled) ? compiled.href : new URL('../worker/entry.ts', import.meta.url).href;
 }
 
-export interface CpuRunner extends StageRunner {
-  /** Worker threads that died outside a task (Piscina's 'error' events); they are replaced. */
-  readonly idleCrashes: number;
-}
-
-export function createCpuRunner(stage: ResolvedCpuStage): CpuRunner {
+export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
   let pool: Piscina | undefined;
-  let idleCrashes = 0;
   const { name, capacity } = stage;
 
   function getPool(): Piscina {
@@ -42,10 +36,8 @@ export function createCpuRunner(stage: ResolvedCpuStage): CpuRunner {
       ...(stage.resourceLimits ? { resourceLimits: stage.resourceLimits } : {}),
     });
     // A thread that dies with no task on it is replaced by Piscina; without a listener the
-    // 'error' event would take the whole process down.
-    pool.on('error', () => {
-      idleCrashes += 1;
-    });
+    // 'error' event would take the whole process down. Tasks that a death affects fail on their own.
+    pool.on('error', () => undefined);
     return pool;
   }
 
@@ -53,9 +45,6 @@ export function createCpuRunner(stage: ResolvedCpuStage): CpuRunner {
     name,
     kind: 'cpu',
     capacity,
-    get idleCrashes() {
-      return idleCrashes;
-    },
     async run(input, ctx) {
       const transferList = stage.transfer ? collectTransferables(input) : [];
       let envelope: Envelope;
