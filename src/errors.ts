@@ -14,6 +14,8 @@ export const ErrorCodes = Object.freeze({
   WORKER_EXPORT: 'ERR_SLUICE_WORKER_EXPORT',
   RUN_ACTIVE: 'ERR_SLUICE_RUN_ACTIVE',
   CLOSED: 'ERR_SLUICE_CLOSED',
+  TIMEOUT: 'ERR_SLUICE_TIMEOUT',
+  SERVICE_REENTRANT: 'ERR_SLUICE_SERVICE_REENTRANT',
 } as const);
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -78,6 +80,34 @@ export class SluiceInputError extends SluiceError {
     super(ErrorCodes.INPUT_FAILED, `The input threw after ${pulled} task(s) were pulled: ${reasonText(cause)}`, {
       cause,
     });
+  }
+}
+
+/** A call to a service took longer than its `timeoutMs`; counts as dropped (a loss signal). */
+export class SluiceTimeoutError extends SluiceError {
+  readonly service: string;
+  readonly timeoutMs: number;
+  constructor(service: string, timeoutMs: number) {
+    super(ErrorCodes.TIMEOUT, `A call to service "${service}" timed out after ${timeoutMs} ms`);
+    this.service = service;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A call to a service was made from inside a slot of the same service. With every slot held by a
+ * caller that waits for another slot, p-limit would deadlock; sluice refuses the call instead.
+ * Release the slot first: return from the call, then issue the follow-up calls.
+ */
+export class SluiceReentrantCallError extends SluiceError {
+  readonly service: string;
+  constructor(service: string) {
+    super(
+      ErrorCodes.SERVICE_REENTRANT,
+      `Service "${service}" was called from inside one of its own slots, which can deadlock its limiter: ` +
+        'return from the outer call first, then make the follow-up calls',
+    );
+    this.service = service;
   }
 }
 

@@ -17,4 +17,14 @@ export {
   SluiceWorkerError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
+export { SluiceReentrantCallError, SluiceTimeoutError } from './errors.js';
+export { service } from './services/service.js';
+export type { Attempt, Service, ServiceStats } from './services/service.js';
+export type { ServiceOptions } from './services/options.js';
+export { SERVICE_DEFAULTS } from './services/options.js';
+export { defaultClassify } from './services/classify.js';
+export type { CallOutcome, Classifier } from './services/classify.js';
+export type { RetryPolicy } from './services/backoff.js';
+export type { Limit, LimitBounds, LimitSpec, Sample } from './limits/limit.js';
+export { ADAPTIVE_DEFAULT, createLimit } from './limits/index.js';
 export { SluiceTaskError } from './run.js';

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SluiceOptionError } from './errors.js';
+import { isService, type Service } from './services/service.js';
 import type { IoFunction, Stage } from './stages/types.js';
 
 export interface ExecutorOptions {
@@ -53,7 +54,9 @@ export interface ResolvedIoStage {
   readonly kind: 'io';
   readonly name: string;
   readonly fn: IoFunction;
+  /** Fixed concurrency, or the service's limit when the stage was created. */
   readonly capacity: number;
+  readonly service: Service | undefined;
 }
 
 export interface ResolvedCpuStage {
@@ -79,7 +82,7 @@ export interface ResolvedOptions {
   readonly stopOnError: boolean;
 }
 
-const IO_KEYS = new Set(['kind', 'name', 'fn', 'concurrency']);
+const IO_KEYS = new Set(['kind', 'name', 'fn', 'concurrency', 'service']);
 const CPU_KEYS = new Set(['kind', 'name', 'file', 'threads', 'exportName', 'transfer', 'resourceLimits']);
 const KNOWN_OPTIONS = new Set(['stages', 'buffer', 'outputBuffer', 'ordered', 'window', 'stopOnError']);
 
@@ -122,8 +125,15 @@ function resolveStage(raw: unknown, path: string): ResolvedStage {
   }
   if (s.kind === 'io') {
     if (typeof s.fn !== 'function') throw new SluiceOptionError(`${path}.fn`, 'a function (input, ctx) => result', s.fn);
+    if (s.service !== undefined) {
+      if (!isService(s.service)) throw new SluiceOptionError(`${path}.service`, 'a service made by service(name, options)', s.service);
+      if (s.concurrency !== undefined) {
+        throw new SluiceOptionError(`${path}.concurrency`, 'to be left out when the stage has a service (its limiter sets the concurrency)', s.concurrency);
+      }
+      return { kind: 'io', name: s.name, fn: s.fn as IoFunction, capacity: s.service.limit.current, service: s.service };
+    }
     const capacity = requiredInt(s.concurrency, `${path}.concurrency`, 1);
-    return { kind: 'io', name: s.name, fn: s.fn as IoFunction, capacity };
+    return { kind: 'io', name: s.name, fn: s.fn as IoFunction, capacity, service: undefined };
   }
   if (s.kind === 'cpu') {
     const file = resolveWorkerFile(s.file, `${path}.file`);

@@ -17,6 +17,8 @@ export interface Failed<T = unknown> {
   readonly stage: string;
   /** What the stage threw (a worker's error keeps its message, stack, `code` and own properties). */
   readonly error: unknown;
+  /** Attempts made in the failing stage: more than 1 when a service retried dropped calls. */
+  readonly attempts: number;
 }
 
 export type Outcome<T = unknown, R = unknown> = Completed<T, R> | Failed<T>;

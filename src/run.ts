@@ -11,6 +11,7 @@ import { setMaxListeners } from 'node:events';
 import { ErrorCodes, SluiceAbortError, SluiceError, SluiceInputError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Failed, Outcome } from './outcome.js';
+import { CallFailure } from './services/service.js';
 import type { StageRunner } from './stages/runner.js';
 import type { TaskContext } from './stages/types.js';
 import type { ExecutorStats } from './stats.js';
@@ -87,6 +88,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
   #again = false;
   #settledWaiters: Array<() => void> = [];
   #abortListener: (() => void) | undefined;
+  #unsubscribes: Array<() => void> = [];
   // counters
   #pulled = 0;
   #yielded = 0;
@@ -229,6 +231,10 @@ export class Run implements AsyncIterableIterator<Outcome> {
     if (signal) {
       this.#abortListener = () => this.#cancel(new SluiceAbortError(signal.reason), signal.reason);
       signal.addEventListener('abort', this.#abortListener, { once: true });
+    }
+    // A stage whose limit rises can admit more at once, with no completion to trigger it.
+    for (const runner of this.#runners) {
+      if (runner.onCapacityChange) this.#unsubscribes.push(runner.onCapacityChange(() => this.#pump()));
     }
     this.#pump();
   }
@@ -414,12 +420,14 @@ export class Run implements AsyncIterableIterator<Outcome> {
     state.running += 1;
     if (state.active > state.peakActive) state.peakActive = state.active;
     if (state.running > state.peakRunning) state.peakRunning = state.running;
+    const signal = this.#controller.signal;
     const ctx: TaskContext = {
       task: item.task,
       index: item.index,
       stage: runner.name,
-      signal: this.#controller.signal,
+      signal,
       attempt: 1,
+      call: (service, attempt) => service.call(attempt, { signal }),
     };
     let promise: Promise<unknown>;
     try {
@@ -457,7 +465,15 @@ export class Run implements AsyncIterableIterator<Outcome> {
     } else {
       state.failed += 1;
       this.#failed += 1;
-      const outcome: Failed = { ok: false, task: item.task, index: item.index, stage: this.#runners[i]!.name, error: result };
+      const counted = result instanceof CallFailure;
+      const outcome: Failed = {
+        ok: false,
+        task: item.task,
+        index: item.index,
+        stage: this.#runners[i]!.name,
+        error: counted ? result.cause : result,
+        attempts: counted ? result.attempts : 1,
+      };
       if (this.#opts.stopOnError && this.#endError === undefined) {
         this.#endError = new SluiceTaskError(outcome);
         this.#stopAdmitting();
@@ -526,6 +542,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
     for (const b of this.#buffers) if (b.length > 0) return;
     this.#phase = 'settled';
     if (this.#signal && this.#abortListener) this.#signal.removeEventListener('abort', this.#abortListener);
+    for (const unsubscribe of this.#unsubscribes.splice(0)) unsubscribe();
     this.#onSettle();
     for (const resolve of this.#settledWaiters.splice(0)) resolve();
     this.#deliver();

@@ -2,7 +2,7 @@
  * Fetches a whole HTTP body into one Buffer that owns its memory (so a cpu stage can move it to a
  * worker without a copy), over a keep-alive agent. Non-2xx answers reject with the status.
  */
-import { Agent, get } from 'node:http';
+import { Agent, get, type IncomingHttpHeaders } from 'node:http';
 
 export interface FetchedDoc {
   readonly id: number;
@@ -12,11 +12,14 @@ export interface FetchedDoc {
 export class HttpStatusError extends Error {
   readonly status: number;
   readonly url: string;
-  constructor(status: number, url: string) {
+  /** The answer's headers (a service limiter reads `retry-after` from them). */
+  readonly headers: IncomingHttpHeaders;
+  constructor(status: number, url: string, headers: IncomingHttpHeaders = {}) {
     super(`GET ${url} answered HTTP ${status}`);
     this.name = 'HttpStatusError';
     this.status = status;
     this.url = url;
+    this.headers = headers;
   }
 }
 
@@ -30,7 +33,7 @@ export function fetchBuffer(url: string, agent: Agent, signal?: AbortSignal): Pr
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) {
         res.resume();
-        reject(new HttpStatusError(status, url));
+        reject(new HttpStatusError(status, url, res.headers));
         return;
       }
       const chunks: Buffer[] = [];
@@ -40,8 +43,8 @@ export function fetchBuffer(url: string, agent: Agent, signal?: AbortSignal): Pr
         length += chunk.length;
       });
       res.on('end', () => {
-        // Buffer.concat of a large body allocates outside the shared pool: the Buffer owns its
-        // ArrayBuffer whole, so it can be transferred. A small one is copied out of the pool.
+        // allocUnsafeSlow never uses the shared pool: the Buffer owns its ArrayBuffer whole, so a
+        // cpu stage can move it to a worker instead of copying it.
         const body = Buffer.allocUnsafeSlow(length);
         let offset = 0;
         for (const c of chunks) {

@@ -1,4 +1,5 @@
 /** The shapes of stages as users declare them, and the context an io function receives. */
+import type { Attempt, Service } from '../services/service.js';
 
 /** What an io function receives besides its input. */
 export interface TaskContext<T = unknown> {
@@ -10,23 +11,36 @@ export interface TaskContext<T = unknown> {
   readonly stage: string;
   /** Aborted when the run is aborted or the consumer stops early: pass it to fetch and friends. */
   readonly signal: AbortSignal;
-  /** Which attempt this is, from 1. */
+  /** Which attempt this is, from 1 (io stages on a service retry dropped calls). */
   readonly attempt: number;
+  /**
+   * Calls another service from inside this stage, through that service's limiter and retries,
+   * aborted with the run. (Calling the stage's own service from inside its slot is refused:
+   * it could deadlock the limiter.)
+   */
+  call<R>(service: Service, attempt: Attempt<R>): Promise<R>;
 }
 
 /** An io stage's function: runs on the main thread inside the stage's limiter slot. */
 export type IoFunction<I = any, O = unknown, T = any> = (input: I, ctx: TaskContext<T>) => O | PromiseLike<O>;
 
+/** Give exactly one: a fixed `concurrency`, or the `service` whose limiter the stage runs behind. */
 export interface IoOptions {
-  /** Calls of this stage in flight at most (a p-limit limiter). A positive integer. */
-  readonly concurrency: number;
+  /** Calls of this stage in flight at most (a p-limit limiter of its own). A positive integer. */
+  readonly concurrency?: number;
+  /**
+   * The service this stage calls: its (adaptive) limiter gates the stage, shared with every other
+   * stage and run that uses the service, and dropped calls are retried inside the slot.
+   */
+  readonly service?: Service;
 }
 
 export interface IoStage {
   readonly kind: 'io';
   readonly name: string;
   readonly fn: IoFunction;
-  readonly concurrency: number;
+  readonly concurrency?: number;
+  readonly service?: Service;
 }
 
 export interface CpuOptions {

@@ -1,0 +1,221 @@
+/**
+ * service(): the limiter for one downstream service. A p-limit gate whose `concurrency` follows a
+ * limit algorithm fed by every call's outcome; retries with backoff happen inside the slot (so a
+ * failing service cannot make the job burn through its input); a 429/503 with Retry-After pauses
+ * every call to the service until then. Create one per service, at module scope, and share it:
+ * "10 requests across all tasks", not 10 per task.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { SluiceReentrantCallError, SluiceTimeoutError } from '../errors.js';
+import type { Limit } from '../limits/limit.js';
+import { backoffMs, sleep } from './backoff.js';
+import { defaultClassify, type CallOutcome } from './classify.js';
+import { resolveServiceOptions, type ResolvedServiceOptions, type ServiceOptions } from './options.js';
+import { parseRetryAfter, retryAfterHeader } from './retry-after.js';
+
+/** One attempt of a call: gets the attempt's signal (aborted on timeout or abort) and its number. */
+export type Attempt<T> = (signal: AbortSignal, attempt: number) => T | PromiseLike<T>;
+
+export interface ServiceStats {
+  readonly name: string;
+  /** The limit now. */
+  readonly limit: number;
+  /** Attempts running now (not waiting for a slot, a backoff or a pause). */
+  readonly inFlight: number;
+  readonly peakInFlight: number;
+  /** Calls waiting for a slot. */
+  readonly queued: number;
+  readonly calls: number;
+  readonly attempts: number;
+  readonly successes: number;
+  readonly dropped: number;
+  readonly ignored: number;
+  readonly retries: number;
+  /** Calls that failed after their last attempt. */
+  readonly failed: number;
+  /** Retry-After pauses applied. */
+  readonly pauses: number;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly limit: Limit;
+  /**
+   * Runs `attempt` in a slot of this service, retrying dropped attempts (timeouts, 429/503,
+   * resets) with backoff inside the slot. Rejects with the last attempt's error.
+   */
+  call<T>(attempt: Attempt<T>, options?: { readonly signal?: AbortSignal }): Promise<T>;
+  stats(): ServiceStats;
+}
+
+/** A call that failed, with the number of attempts it made; the pipeline unwraps it. */
+export class CallFailure {
+  constructor(
+    readonly attempts: number,
+    readonly cause: unknown,
+  ) {}
+}
+
+/** The services whose slot the current async context holds: calling one of them again deadlocks. */
+const held = new AsyncLocalStorage<ReadonlySet<ServiceImpl>>();
+
+const kCall = Symbol('sluice.service.call');
+
+/** Creates the limiter for one downstream service. */
+export function service(name: string, options: ServiceOptions = {}): Service {
+  return new ServiceImpl(resolveServiceOptions(name, options));
+}
+
+export function isService(value: unknown): value is Service {
+  return value instanceof ServiceImpl;
+}
+
+/** Like `call`, but rejects with a `CallFailure` that carries the attempts made. */
+export function callCounted<T>(svc: Service, attempt: Attempt<T>, signal?: AbortSignal): Promise<T> {
+  return (svc as ServiceImpl)[kCall](attempt, signal);
+}
+
+class ServiceImpl implements Service {
+  readonly name: string;
+  readonly limit: Limit;
+  readonly #o: ResolvedServiceOptions;
+  readonly #gate: LimitFunction;
+  #inFlight = 0;
+  #peakInFlight = 0;
+  #pausedUntil = 0;
+  #calls = 0;
+  #attempts = 0;
+  #successes = 0;
+  #dropped = 0;
+  #ignored = 0;
+  #retries = 0;
+  #failed = 0;
+  #pauses = 0;
+
+  constructor(o: ResolvedServiceOptions) {
+    this.#o = o;
+    this.name = o.name;
+    this.limit = o.limit;
+    this.#gate = pLimit(o.limit.current);
+    o.limit.subscribe((n) => {
+      this.#gate.concurrency = n;
+    });
+  }
+
+  call<T>(attempt: Attempt<T>, options: { readonly signal?: AbortSignal } = {}): Promise<T> {
+    return this[kCall](attempt, options.signal).catch((error: unknown) => {
+      throw error instanceof CallFailure ? error.cause : error;
+    });
+  }
+
+  [kCall]<T>(attempt: Attempt<T>, signal?: AbortSignal): Promise<T> {
+    const outer = held.getStore();
+    if (outer?.has(this)) return Promise.reject(new SluiceReentrantCallError(this.name));
+    this.#calls += 1;
+    const inside = new Set(outer);
+    inside.add(this);
+    return this.#gate(() => held.run(inside, () => this.#withRetries(attempt, signal)));
+  }
+
+  stats(): ServiceStats {
+    return {
+      name: this.name,
+      limit: this.limit.current,
+      inFlight: this.#inFlight,
+      peakInFlight: this.#peakInFlight,
+      queued: this.#gate.pendingCount,
+      calls: this.#calls,
+      attempts: this.#attempts,
+      successes: this.#successes,
+      dropped: this.#dropped,
+      ignored: this.#ignored,
+      retries: this.#retries,
+      failed: this.#failed,
+      pauses: this.#pauses,
+    };
+  }
+
+  async #withRetries<T>(fn: Attempt<T>, signal: AbortSignal | undefined): Promise<T> {
+    const { retry, random, now } = this.#o;
+    for (let attempt = 1; ; attempt++) {
+      const pause = this.#pausedUntil - now();
+      if (pause > 0) await sleep(pause, signal);
+      const r = await this.#attempt(fn, attempt, signal);
+      if (r.outcome === 'success' || (r.outcome === 'ignore' && !r.threw)) return r.value as T;
+      if (signal?.aborted) throw new CallFailure(attempt, signal.reason);
+      const last = attempt >= retry.attempts;
+      if (r.outcome === 'ignore' || last) {
+        this.#failed += 1;
+        // A response that says "overloaded" on the last attempt is the caller's to read.
+        if (!r.threw) return r.value as T;
+        throw new CallFailure(attempt, r.error);
+      }
+      this.#retries += 1;
+      await sleep(Math.max(backoffMs(retry, attempt, random), r.retryAfterMs ?? 0), signal);
+    }
+  }
+
+  async #attempt<T>(
+    fn: Attempt<T>,
+    attempt: number,
+    outer: AbortSignal | undefined,
+  ): Promise<{ outcome: CallOutcome; threw: boolean; value?: unknown; error?: unknown; retryAfterMs?: number }> {
+    const { now, timeoutMs, classify } = this.#o;
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(outer!.reason);
+    if (outer?.aborted) controller.abort(outer.reason);
+    else outer?.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    this.#attempts += 1;
+    this.#inFlight += 1;
+    if (this.#inFlight > this.#peakInFlight) this.#peakInFlight = this.#inFlight;
+    const inflight = this.#inFlight;
+    const startMs = now();
+    let threw = false;
+    let value: unknown;
+    let error: unknown;
+    try {
+      const running = Promise.resolve().then(() => fn(controller.signal, attempt));
+      if (timeoutMs > 0) {
+        running.catch(() => undefined); // a straggler that ignores its signal must not go unhandled
+        value = await Promise.race([
+          running,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              const e = new SluiceTimeoutError(this.name, timeoutMs);
+              controller.abort(e);
+              reject(e);
+            }, timeoutMs);
+          }),
+        ]);
+      } else {
+        value = await running;
+      }
+    } catch (e) {
+      threw = true;
+      error = e;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+      this.#inFlight -= 1;
+    }
+    const rttMs = now() - startMs;
+    if (outer?.aborted) return { outcome: 'ignore', threw: true, error: outer.reason };
+    const result = threw ? { error } : { value };
+    const outcome = classify?.(result) ?? defaultClassify(result);
+    if (outcome === 'success') this.#successes += 1;
+    else if (outcome === 'dropped') this.#dropped += 1;
+    else this.#ignored += 1;
+    if (outcome !== 'ignore') this.limit.sample({ startMs, rttMs, inflight, dropped: outcome === 'dropped' });
+    let retryAfterMs: number | undefined;
+    if (outcome === 'dropped') {
+      retryAfterMs = parseRetryAfter(retryAfterHeader(threw ? error : value), Date.now(), this.#o.maxRetryAfterMs);
+      if (retryAfterMs !== undefined && retryAfterMs > 0) {
+        this.#pauses += 1;
+        this.#pausedUntil = Math.max(this.#pausedUntil, now() + retryAfterMs);
+      }
+    }
+    return { outcome, threw, value, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  }
+}
