@@ -171,7 +171,7 @@ describe('stopOnError', () => {
       expect(error).toBeInstanceOf(SluiceTaskError);
       const taskError = error as SluiceTaskError;
       expect(taskError.code).toBe(ErrorCodes.TASK_FAILED);
-      expect(taskError.outcome).toEqual({ ok: false, task: { n: 3 }, index: 3, stage: 'fetch', error: boom });
+      expect(taskError.outcome).toEqual({ ok: false, task: { n: 3 }, index: 3, stage: 'fetch', error: boom, attempts: 1 });
       expect(taskError.cause).toBe(boom);
 
       // What was in flight when task 3 failed was finished and yielded; nothing else was started.
@@ -228,7 +228,7 @@ describe('stopOnError', () => {
       inputAnswers.resolve();
       const { outcomes, error } = await drained;
       expect(error).toBeInstanceOf(SluiceTaskError);
-      expect((error as SluiceTaskError).outcome).toMatchObject({ ok: false, index: 0, stage: 'fetch', error: boom });
+      expect((error as SluiceTaskError).outcome).toMatchObject({ ok: false, index: 0, stage: 'fetch', error: boom, attempts: 1 });
       expect(outcomes).toEqual([{ ok: true, task: { n: 1 }, index: 1, value: { n: 1 } }]);
       // The run stopped: it must not hang on an input that has nothing more to give.
       expect(settledBeforeInputAnswered).toBe(true);
@@ -274,7 +274,7 @@ describe('stopOnError', () => {
       }
       const { outcomes, error } = await drain(ex.run(endless()));
       expect(error).toBeInstanceOf(SluiceTaskError);
-      expect((error as SluiceTaskError).outcome).toEqual({ ok: false, task: { n: 1 }, index: 1, stage: 'check', error: boom });
+      expect((error as SluiceTaskError).outcome).toEqual({ ok: false, task: { n: 1 }, index: 1, stage: 'check', error: boom, attempts: 1 });
       // Every task pulled before the failure was settled and yielded, in input order, except task 1.
       const { pulled, peakOpen } = ex.stats().tasks;
       const window = 3 + 2 + 2 + 2 + 2 + 2; // capacities 3+2+2, buffers 2+2, output 2
