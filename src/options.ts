@@ -29,8 +29,9 @@ export interface ExecutorOptions {
    */
   readonly ordered?: boolean;
   /**
-   * With `ordered`, tasks pulled but not yet yielded, at most (the reorder window).
-   * @default the pipeline's window: stage capacities + buffer bounds + output buffer
+   * Tasks pulled but not yet yielded, at most (with `ordered`, the reorder window).
+   * @default the pipeline's window: stage capacities (as they are now: a service's limit moves)
+   * + buffer bounds + output buffer
    */
   readonly window?: number;
   /**
@@ -78,7 +79,8 @@ export interface ResolvedOptions {
   readonly bounds: readonly number[];
   readonly outputBound: number;
   readonly ordered: boolean;
-  readonly window: number;
+  /** The `window` option; undefined: the pipeline's own window, computed as capacities move. */
+  readonly window: number | undefined;
   readonly stopOnError: boolean;
 }
 
@@ -106,9 +108,7 @@ export function resolveOptions(raw: ExecutorOptions): ResolvedOptions {
   const bounds = stages.slice(1).map((s) => buffer ?? s.capacity);
   const outputBound = optionalInt(raw.outputBuffer, 'outputBuffer', 1) ?? stages[stages.length - 1]!.capacity;
   const ordered = optionalBool(raw.ordered, 'ordered') ?? DEFAULTS.ordered;
-  const pipelineWindow =
-    stages.reduce((sum, s) => sum + s.capacity, 0) + bounds.reduce((sum, b) => sum + b, 0) + outputBound;
-  const window = optionalInt(raw.window, 'window', 1) ?? pipelineWindow;
+  const window = optionalInt(raw.window, 'window', 1);
   const stopOnError = optionalBool(raw.stopOnError, 'stopOnError') ?? DEFAULTS.stopOnError;
   return { stages, bounds, outputBound, ordered, window, stopOnError };
 }

@@ -339,8 +339,22 @@ export class Run implements AsyncIterableIterator<Outcome> {
       !this.#inputDone &&
       !this.#pulling &&
       this.#states[0]!.active < this.#runners[0]!.capacity &&
-      this.#open() < this.#opts.window
+      this.#open() < this.#window()
     );
+  }
+
+  /**
+   * Tasks that may be open at once. Unordered, the stages and buffers bound it by themselves; in
+   * input order, finished outcomes wait for earlier ones, so the window bounds them.
+   */
+  #window(): number {
+    const { window, ordered, bounds, outputBound } = this.#opts;
+    if (window !== undefined) return window;
+    if (!ordered) return Number.POSITIVE_INFINITY;
+    let sum = outputBound;
+    for (const r of this.#runners) sum += r.capacity;
+    for (const b of bounds) sum += b;
+    return sum;
   }
 
   #admitFromInput(): void {

@@ -207,7 +207,12 @@ class ServiceImpl implements Service {
     if (outcome === 'success') this.#successes += 1;
     else if (outcome === 'dropped') this.#dropped += 1;
     else this.#ignored += 1;
-    if (outcome !== 'ignore') this.limit.sample({ startMs, rttMs, inflight, dropped: outcome === 'dropped' });
+    if (outcome !== 'ignore') {
+      // A new limit wakes whoever listens (a pipeline admitting more work): that must not run,
+      // nor start calls, in this slot's async context, or they would look re-entrant.
+      const sample = { startMs, rttMs, inflight, dropped: outcome === 'dropped' };
+      held.exit(() => this.limit.sample(sample));
+    }
     let retryAfterMs: number | undefined;
     if (outcome === 'dropped') {
       retryAfterMs = parseRetryAfter(retryAfterHeader(threw ? error : value), Date.now(), this.#o.maxRetryAfterMs);
