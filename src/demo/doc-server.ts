@@ -5,7 +5,7 @@
  * anything else.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from '../loopback.js';
 
 export interface DocServerOptions {
   /** Delay before each answer. @default 20 */
@@ -87,19 +87,11 @@ export async function startDocServer(options: DocServerOptions = {}): Promise<Do
       }
     });
   });
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const url = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     counters: () => ({ requests, inFlight, peakInFlight }),
     close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+      closeServer(server),
   };
 }

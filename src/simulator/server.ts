@@ -17,8 +17,8 @@
  * It listens on 127.0.0.1, on a port the OS picks, and talks to nothing else.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SluiceOptionError } from '../errors.js';
+import { closeServer, listenOnLoopback } from '../loopback.js';
 import {
   parseControlPatch,
   resolveSimulatorOptions,
@@ -240,26 +240,19 @@ export async function startSimulationServer(options: SimulatorOptions = {}): Pro
     }
   }
 
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const url = await listenOnLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     stats,
     series: () => samples,
     control: applyControl,
     reset,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (sampler) clearInterval(sampler);
-        for (const visit of serving) clearTimeout(visit.timer);
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      if (sampler) clearInterval(sampler);
+      for (const visit of serving) clearTimeout(visit.timer);
+      return closeServer(server);
+    },
   };
 }
 
