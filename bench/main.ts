@@ -12,7 +12,10 @@
  * round before taking medians. A run that fails (task errors, timeout, RSS over the limit, crash)
  * is recorded as such and left out of the medians.
  *
- *   npm run bench -- [--runs 3] [--n 1000,10000] [--only sluice,plimit-await] [--quick] [--noop 20000]
+ *   npm run bench -- [--scenario core|adaptive|all] [--runs 3] [--n 1000,10000] [--only sluice,plimit-await] [--quick] [--noop 20000]
+ *
+ * `--scenario` (default all) picks this core bench, the adaptive-limit bench (bench/adaptive.ts,
+ * which takes --runs, --quick and, with --scenario adaptive, --only), or both in turn.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -42,8 +45,10 @@ const { values: flags } = parseArgs({
     threads: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '16' },
     'rss-limit-mib': { type: 'string', default: '8192' },
+    scenario: { type: 'string', default: 'all' },
   },
 });
+if (!['core', 'adaptive', 'all'].includes(flags.scenario)) throw new Error(`--scenario: expected core, adaptive or all, got "${flags.scenario}"`);
 
 const only = flags.only?.split(',').map((s) => s.trim());
 const cfg: Config = {
@@ -202,4 +207,13 @@ async function main(): Promise<void> {
   save(true);
 }
 
-await main();
+if (flags.scenario !== 'adaptive') await main();
+if (flags.scenario !== 'core') {
+  const { runAdaptive } = await import('./adaptive.js');
+  await runAdaptive({
+    ...(flags.runs !== undefined ? { runs: Number(flags.runs) } : {}),
+    quick: flags.quick,
+    ...(flags.scenario === 'adaptive' && only !== undefined ? { only } : {}),
+    command: cfg.command,
+  });
+}

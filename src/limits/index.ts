@@ -25,8 +25,13 @@ export { windowedLimit, WINDOW_DEFAULTS, type WindowOptions } from './windowed.j
 export type LimitAlgorithm = Extract<LimitSpec, string>;
 export const LIMIT_ALGORITHMS: readonly LimitAlgorithm[] = Object.freeze(['fixed', 'aimd', 'vegas', 'gradient2']);
 
-/** The algorithm an adaptive limit uses when the user names none. */
-export const ADAPTIVE_DEFAULT: LimitAlgorithm = 'gradient2';
+/**
+ * The algorithm an adaptive limit uses when the user names none: Vegas, whose no-load rtt is a
+ * minimum rather than an average, so it holds one or two calls queued at the service as capacity
+ * changes (bench/results/adaptive.md: within 10% of the best fixed limit in every phase, back to
+ * steady in about 1 s), where Gradient2 lets its long-term rtt follow the queue it builds.
+ */
+export const ADAPTIVE_DEFAULT: LimitAlgorithm = 'vegas';
 
 export interface LimitOptions extends LimitBounds {
   /** Feed the limit one aggregated sample per window instead of every sample. @default false */

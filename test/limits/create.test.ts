@@ -37,13 +37,14 @@ describe('createLimit', () => {
     const two = successes(2, 100, 20);
     expect(run(createLimit('fixed', { initial: 7 }), two).after).toEqual([7, 7]);
     expect(run(createLimit('aimd', { initial: 4, max: 5 }), two).after).toEqual([5, 5]);
-    expect(run(createLimit('vegas', { initial: 4 }), two).after).toEqual([4, 10]);
+    expect(run(createLimit('vegas', { initial: 4 }), two).after).toEqual([4, 4]); // rtt_noload; 4.4
     expect(run(createLimit('gradient2', { initial: 4 }), two).after).toEqual([4, 5]); // 4.4, 4.8
   });
 
-  it('no spec means ADAPTIVE_DEFAULT, which is gradient2', () => {
-    expect(ADAPTIVE_DEFAULT).toBe('gradient2');
-    expect(run(createLimit(undefined), successes(2, 100, 20)).after).toEqual([4, 5]);
+  it('no spec means ADAPTIVE_DEFAULT, which is vegas', () => {
+    expect(ADAPTIVE_DEFAULT).toBe('vegas');
+    // rtt_noload; then queue 0: + 0.2 × 2 per sample: 4.4, 4.8 → 5, 5.2
+    expect(run(createLimit(undefined), successes(4, 100, 20)).after).toEqual([4, 4, 5, 5]);
   });
 
   it('moves the default initial inside the bounds given', () => {
@@ -85,6 +86,8 @@ describe('createLimit', () => {
     ['backoffRatio 1', () => aimdLimit({ backoffRatio: 1 }), 'backoffRatio'],
     ['increase 0', () => aimdLimit({ increase: 0 }), 'increase'],
     ['probeMultiplier 0', () => vegasLimit({ probeMultiplier: 0 }), 'probeMultiplier'],
+    ['alpha 0', () => vegasLimit({ alpha: 0 }), 'alpha'],
+    ['beta below alpha', () => vegasLimit({ alpha: 3, beta: 2 }), 'beta'],
     ['smoothing 0', () => gradient2Limit({ smoothing: 0 }), 'smoothing'],
     ['tolerance 0.9', () => gradient2Limit({ tolerance: 0.9 }), 'tolerance'],
     ['queueSize -1', () => gradient2Limit({ queueSize: -1 }), 'queueSize'],

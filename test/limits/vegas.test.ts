@@ -1,14 +1,39 @@
 /**
  * Table tests for the Vegas limit. With L = max(1, floor(log10(floor(limit)))):
- * queue = ceil(limit × (1 − rtt_noload / rtt)); queue <= L: +6L; queue < 3L: +L; queue > 6L: −L.
+ * queue = ceil(limit × (1 − rtt_noload / rtt)); queue <= L: +bL; queue < aL: +L; queue > bL: −L;
+ * then limit' = (1 − smoothing) × limit + smoothing × target. The mechanism tests pin Netflix's
+ * parameters (a 3, b 6, smoothing 1, probe every 30 × limit), whose steps are whole numbers; the
+ * first test follows the defaults (a 1, b 2, smoothing 0.2, probe every 1000 × limit).
  */
 import { describe, expect, it } from 'vitest';
 import { vegasLimit } from '../../src/limits/index.js';
 import { run, s } from './helpers.js';
 
+/** Netflix's parameters (the defaults before the adaptive bench tuned them for a batch client). */
+const NETFLIX = { alpha: 3, beta: 6, smoothing: 1, probeMultiplier: 30 } as const;
+
 describe('vegasLimit', () => {
+  it('defaults: keeps one or two calls queued, moving 0.2 × the step per sample', () => {
+    const limit = vegasLimit({ initial: 10 });
+    const { after, heard } = run(limit, [
+      s(0, 100, 10), //        first rtt: rtt_noload = 100, limit unchanged
+      s(1, 100, 10), //        queue 0 <= 1: target 10 + 2 = 12; 0.8 × 10 + 0.2 × 12 = 10.4
+      s(2, 100, 10), //        10.8 → 11
+      s(3, 100, 10), //        11.2
+      s(4, 110, 11), //        ceil(11.2 × (1 − 100/110) = 1.02) = 2: 1 <= 2 <= 2, hold 11.2
+      s(5, 125, 11), //        ceil(11.2 × 0.2 = 2.24) = 3 > 2: target 10.2; 11.0
+      s(6, 125, 11), //        ceil(2.2) = 3: 10.8
+      s(7, 125, 11), //        ceil(2.16) = 3: 10.6
+      s(8, 125, 11), //        ceil(2.12) = 3: 10.4 → 10
+      s(9, 100, 10, true), //  drop: target 9.4; 10.2
+    ]);
+    expect(after).toEqual([10, 10, 11, 11, 11, 11, 11, 11, 10, 10]);
+    expect(heard).toEqual([11, 10]);
+    expect(limit.state.estimate).toBeCloseTo(10.2, 10);
+  });
+
   it('grows fast without queueing, holds in the sweet spot, shrinks as a queue builds and on a drop', () => {
-    const limit = vegasLimit({ initial: 4 });
+    const limit = vegasLimit({ ...NETFLIX, initial: 4 });
     const { after, heard } = run(limit, [
       s(0, 100, 20), //        first rtt: rtt_noload = 100, limit unchanged
       s(1, 100, 20), //        queue = ceil(4 × 0) = 0 <= 1: 4 + 6 = 10
@@ -27,7 +52,7 @@ describe('vegasLimit', () => {
   });
 
   it('scales alpha and beta with log10 of the limit (L = 2 from 100)', () => {
-    const { after } = run(vegasLimit({ initial: 150, max: 300 }), [
+    const { after } = run(vegasLimit({ ...NETFLIX, initial: 150, max: 300 }), [
       s(0, 100, 150), //       rtt_noload = 100
       s(1, 100, 150), //       queue 0 <= 2: 150 + 12 = 162
       s(2, 200, 150), //       ceil(162 × 0.5) = 81 > 12: 162 − 2 = 160
@@ -37,7 +62,7 @@ describe('vegasLimit', () => {
   });
 
   it('clamps to [min, max]', () => {
-    const { after } = run(vegasLimit({ initial: 4, min: 3, max: 12 }), [
+    const { after } = run(vegasLimit({ ...NETFLIX, initial: 4, min: 3, max: 12 }), [
       s(0, 100, 20), //       rtt_noload = 100
       s(1, 100, 20), //       10
       s(2, 100, 20), //       16, clamped to 12
@@ -45,12 +70,12 @@ describe('vegasLimit', () => {
       s(4, 100, 20, true), // 10
     ]);
     expect(after).toEqual([4, 10, 12, 11, 10]);
-    const low = vegasLimit({ initial: 4, min: 3 });
+    const low = vegasLimit({ ...NETFLIX, initial: 4, min: 3 });
     expect(run(low, [s(0, 1, 4, true), s(1, 1, 4, true)]).after).toEqual([3, 3]); // 4 − 1 = 3; 2 → min 3
   });
 
   it('app-limited guard: holds while inflight < current / 2, even with a queue; a drop still decreases', () => {
-    const { after } = run(vegasLimit({ initial: 10 }), [
+    const { after } = run(vegasLimit({ ...NETFLIX, initial: 10 }), [
       s(0, 100, 10), //      rtt_noload = 100
       s(1, 100, 4), //       4 < 5: hold 10 (queue 0 would give 16)
       s(2, 300, 4), //       4 < 5: hold 10 (queue ceil(10 × 0.667) = 7 > 6 would give 9)
@@ -61,7 +86,7 @@ describe('vegasLimit', () => {
   });
 
   it('smooths toward the target', () => {
-    const { after } = run(vegasLimit({ initial: 4, smoothing: 0.5 }), [
+    const { after } = run(vegasLimit({ ...NETFLIX, initial: 4, smoothing: 0.5 }), [
       s(0, 100, 20), //       rtt_noload = 100
       s(1, 100, 20), //       target 10: 0.5 × 4 + 0.5 × 10 = 7
       s(2, 100, 20), //       target 13: 0.5 × 7 + 0.5 × 13 = 10

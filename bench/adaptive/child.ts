@@ -1,0 +1,133 @@
+/**
+ * Child entry of the adaptive bench: runs ONE batch strategy against the simulator, in this fresh
+ * process (forked with an IPC channel by bench/adaptive.ts).
+ *
+ * Method: a sluice executor with one io stage, `fetchBuffer(`${url}/work/${id}`)` behind
+ * `service('sim', { limit })` (default timeout and retry policy: 3 attempts, Retry-After honoured),
+ * over a keep-alive agent of 256 sockets (more than any limit here reaches, so no request waits
+ * for a socket on the client). The input is an endless id generator that stops yielding on the
+ * orchestrator's `stop`; the run then settles what is in flight, so every pulled task ends
+ * completed or failed (with its cause). Only if draining takes longer than `--drain-ms` is the run
+ * aborted, and the tasks without an outcome are counted as aborted. No warm-up: the limit starts
+ * where a user's would, and the first phase's ramp is measured as its recovery time.
+ * Every `--sample-ms` it records completions, failures, the service's limit and in-flight attempts.
+ *
+ *   node --import tsx bench/adaptive/child.ts --strategy gradient2 --url http://127.0.0.1:PORT
+ */
+import { parseArgs } from 'node:util';
+import { createExecutor, io, service } from 'sluice';
+import { createAgent, fetchBuffer } from '../../src/demo/fetch-doc.js';
+import { kindOf, limitOf, tokenBucket } from './strategies.js';
+import type { ChildSample, FromChild, ToChild } from './types.js';
+
+const { values } = parseArgs({
+  options: {
+    strategy: { type: 'string', default: '' },
+    url: { type: 'string', default: '' },
+    rate: { type: 'string', default: '0' },
+    'sample-ms': { type: 'string', default: '100' },
+    'drain-ms': { type: 'string', default: '15000' },
+  },
+});
+const name = values.strategy;
+const url = values.url;
+const sampleMs = Number(values['sample-ms']);
+const bucket = kindOf(name) === 'throttle' ? tokenBucket(Number(values.rate)) : undefined;
+if (bucket && !(Number(values.rate) > 0)) throw new Error('--rate: the throttle needs a rate > 0');
+
+const svc = service('sim', { limit: limitOf(name) });
+const agent = createAgent(256);
+const ex = createExecutor<number, Buffer>({
+  stages: [
+    io(
+      'fetch',
+      async (id: number, ctx) => {
+        if (bucket) await bucket.take(ctx.signal);
+        return fetchBuffer(`${url}/work/${id}`, agent, ctx.signal);
+      },
+      { service: svc },
+    ),
+  ],
+});
+
+/** "HttpStatusError: GET http://.../work/17 answered HTTP 503" → without the id. */
+function causeOf(error: unknown): string {
+  const e = error as { name?: unknown; message?: unknown; code?: unknown } | null;
+  const text = `${String(e?.name ?? 'Error')}${typeof e?.code === 'string' ? ` ${e.code}` : ''}: ${String(e?.message ?? error)}`;
+  return text.replace(/\/work\/\d+/g, '/work/:id').replace(/127\.0\.0\.1:\d+/g, 'host');
+}
+
+let stopping = false;
+let pulled = 0;
+function* ids(): Generator<number> {
+  while (!stopping) {
+    pulled += 1;
+    yield pulled - 1;
+  }
+}
+
+async function main(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.on('message', (m: ToChild) => {
+      if (m.type === 'start') resolve();
+      if (m.type === 'stop') stopping = true;
+    });
+    process.send?.({ type: 'ready' } satisfies FromChild);
+  });
+  const t0 = performance.now();
+  let [completed, failed] = [0, 0];
+  const causes: Record<string, number> = {};
+  const series: ChildSample[] = [];
+  const sample = (): void => {
+    const s = svc.stats();
+    series.push({ t: Math.round(performance.now() - t0), completed, failed, limit: s.limit, inFlight: s.inFlight, dropped: s.dropped });
+  };
+  sample();
+  const sampler = setInterval(sample, sampleMs);
+  const abort = new AbortController();
+  let stopAt = 0;
+  let drainTimer: NodeJS.Timeout | undefined;
+  const watch = setInterval(() => {
+    if (stopping && stopAt === 0) {
+      stopAt = performance.now();
+      drainTimer = setTimeout(() => abort.abort(new Error('drain timed out')), Number(values['drain-ms']));
+    }
+  }, 10);
+  let aborted = false;
+  try {
+    for await (const o of ex.run(ids(), { signal: abort.signal })) {
+      if (o.ok) completed += 1;
+      else {
+        failed += 1;
+        const cause = causeOf(o.error);
+        causes[cause] = (causes[cause] ?? 0) + 1;
+      }
+    }
+  } catch (error) {
+    if (!abort.signal.aborted) throw error;
+    aborted = true;
+  }
+  const drainMs = stopAt === 0 ? 0 : performance.now() - stopAt;
+  clearInterval(sampler);
+  clearInterval(watch);
+  clearTimeout(drainTimer);
+  sample();
+  const report = {
+    strategy: name,
+    series,
+    pulled,
+    completed,
+    failed,
+    aborted: aborted ? pulled - completed - failed : 0,
+    causes,
+    service: svc.stats(),
+    drainMs,
+  };
+  // Disconnect only once the report is written.
+  await new Promise<void>((resolve) => (process.send ? process.send({ type: 'result', report } satisfies FromChild, () => resolve()) : resolve()));
+  await ex.close();
+  agent.destroy();
+  process.disconnect?.();
+}
+
+await main();
