@@ -64,12 +64,8 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
   }
 
   function stats(): ExecutorStats {
-    return (active ?? last ?? emptyRun()).stats();
-  }
-
-  function emptyRun(): Run {
-    last = new Run(resolved, runners, [], undefined, { onStart() {}, onSettle() {} });
-    return last;
+    // Before any run: the zeros of a run that never started (stats() changes nothing).
+    return (active ?? last ?? new Run(resolved, runners, [], undefined, { onStart() {}, onSettle() {} })).stats();
   }
 
   function close(): Promise<void> {
