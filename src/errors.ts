@@ -16,6 +16,11 @@ export const ErrorCodes = Object.freeze({
   CLOSED: 'ERR_SLUICE_CLOSED',
   TIMEOUT: 'ERR_SLUICE_TIMEOUT',
   SERVICE_REENTRANT: 'ERR_SLUICE_SERVICE_REENTRANT',
+  CONFIG: 'ERR_SLUICE_CONFIG',
+  USAGE: 'ERR_SLUICE_USAGE',
+  JOB_INVALID: 'ERR_SLUICE_JOB_INVALID',
+  INPUT_RECORD: 'ERR_SLUICE_INPUT_RECORD',
+  BRIDGE: 'ERR_SLUICE_BRIDGE',
 } as const);
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -108,6 +113,80 @@ export class SluiceReentrantCallError extends SluiceError {
         'return from the outer call first, then make the follow-up calls',
     );
     this.service = service;
+  }
+}
+
+/** Where a config value came from. */
+export type ConfigSource =
+  | { readonly kind: 'default' }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'env'; readonly name: string }
+  | { readonly kind: 'flag'; readonly name: string };
+
+/** Say where a config value came from: `default`, `file sluice.config.json`, `env SLUICE_THREADS`, `flag --threads`. */
+export function formatSource(source: ConfigSource): string {
+  switch (source.kind) {
+    case 'default':
+      return 'default';
+    case 'file':
+      return `file ${source.path}`;
+    case 'env':
+      return `env ${source.name}`;
+    case 'flag':
+      return `flag ${source.name}`;
+  }
+}
+
+/** A config value (from a file, the environment or a flag) has the wrong type or value. */
+export class SluiceConfigError extends SluiceError {
+  readonly key: string;
+  readonly source: ConfigSource;
+  readonly expected: string;
+  readonly received: unknown;
+  constructor(key: string, source: ConfigSource, expected: string, received: unknown) {
+    super(ErrorCodes.CONFIG, `Expected config \`${key}\` (from ${formatSource(source)}) to be ${expected}, got ${describe(received)}`);
+    this.key = key;
+    this.source = source;
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/** The command line is malformed: an unknown command or flag, a missing argument. */
+export class SluiceUsageError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.USAGE, message, options);
+  }
+}
+
+/** A job module cannot be used: it failed to load, has no default export, or its definition is invalid. */
+export class SluiceJobError extends SluiceError {
+  readonly file: string;
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.JOB_INVALID, `Job module ${file}: ${message}`, options);
+    this.file = file;
+  }
+}
+
+/** One record of an input file (a JSONL or CSV line) cannot be read; the other records still run. */
+export class SluiceInputRecordError extends SluiceError {
+  readonly file: string;
+  readonly line: number;
+  readonly expected: string;
+  readonly received: unknown;
+  constructor(file: string, line: number, expected: string, received: unknown, cause?: unknown) {
+    super(ErrorCodes.INPUT_RECORD, `${file}:${line}: expected ${expected}, got ${describe(received)}`, { cause });
+    this.file = file;
+    this.line = line;
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/** A worker's call home failed: no function of that name is exposed, or the bridge is closed. */
+export class SluiceBridgeError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.BRIDGE, message, options);
   }
 }
 

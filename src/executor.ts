@@ -14,6 +14,11 @@ import type { ExecutorStats } from './stats.js';
 export interface RunOptions {
   /** Aborting it stops admission, aborts in-flight work, and rejects the iteration. */
   readonly signal?: AbortSignal;
+  /**
+   * Aborting it drains the run: no new task is pulled (the input's `return()` is called), work
+   * already pulled finishes and is yielded, then the iteration ends normally. For a graceful stop.
+   */
+  readonly drain?: AbortSignal;
 }
 
 export interface Executor<T = unknown, R = unknown> extends AsyncDisposable {
@@ -43,9 +48,12 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
       throw new SluiceOptionError('input', 'an Iterable or AsyncIterable of tasks', input);
     }
     if (runOptions === null || typeof runOptions !== 'object') throw new SluiceOptionError('run options', 'an object', runOptions);
-    const { signal } = runOptions;
+    const { signal, drain } = runOptions;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new SluiceOptionError('signal', 'an AbortSignal', signal);
+    }
+    if (drain !== undefined && !(drain instanceof AbortSignal)) {
+      throw new SluiceOptionError('drain', 'an AbortSignal', drain);
     }
     if (active !== undefined) throw runActive();
     const r: Run = new Run(resolved, runners, input, signal, {
@@ -58,7 +66,7 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
       onSettle() {
         if (active === r) active = undefined;
       },
-    });
+    }, drain);
     last ??= r;
     return r as unknown as AsyncIterableIterator<Outcome<T, R>>;
   }

@@ -18,8 +18,18 @@ export {
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { SluiceReentrantCallError, SluiceTimeoutError } from './errors.js';
+export {
+  SluiceBridgeError,
+  SluiceConfigError,
+  SluiceInputRecordError,
+  SluiceJobError,
+  SluiceUsageError,
+  describe as describeValue,
+  formatSource,
+} from './errors.js';
+export type { ConfigSource } from './errors.js';
 export { service } from './services/service.js';
-export type { Attempt, Service, ServiceStats } from './services/service.js';
+export type { Attempt, AttemptEvent, Service, ServiceStats } from './services/service.js';
 export type { ServiceOptions } from './services/options.js';
 export { SERVICE_DEFAULTS } from './services/options.js';
 export { defaultClassify } from './services/classify.js';

@@ -64,6 +64,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
   readonly #runners: readonly StageRunner[];
   readonly #source: Iterable<unknown> | AsyncIterable<unknown>;
   readonly #signal: AbortSignal | undefined;
+  readonly #drain: AbortSignal | undefined;
   readonly #onStart: () => void;
   readonly #onSettle: () => void;
   readonly #controller = new AbortController();
@@ -105,7 +106,9 @@ export class Run implements AsyncIterableIterator<Outcome> {
     source: Iterable<unknown> | AsyncIterable<unknown>,
     signal: AbortSignal | undefined,
     hooks: { onStart: () => void; onSettle: () => void },
+    drain?: AbortSignal,
   ) {
+    this.#drain = drain;
     this.#opts = opts;
     this.#runners = runners;
     this.#source = source;
@@ -231,6 +234,19 @@ export class Run implements AsyncIterableIterator<Outcome> {
     if (signal) {
       this.#abortListener = () => this.#cancel(new SluiceAbortError(signal.reason), signal.reason);
       signal.addEventListener('abort', this.#abortListener, { once: true });
+    }
+    const drain = this.#drain;
+    if (drain) {
+      // Drain: pull nothing more, let what was pulled finish; the run then ends as usual.
+      const onDrain = (): void => {
+        this.#stopAdmitting();
+        this.#pump();
+      };
+      if (drain.aborted) this.#stopAdmitting();
+      else {
+        drain.addEventListener('abort', onDrain, { once: true });
+        this.#unsubscribes.push(() => drain.removeEventListener('abort', onDrain));
+      }
     }
     // A stage whose limit rises can admit more at once, with no completion to trigger it.
     for (const runner of this.#runners) {

@@ -311,3 +311,58 @@ describe('close() during a run', () => {
     expect((await it.next()).done).toBe(true);
   });
 });
+
+describe('drain through run(input, { drain })', () => {
+  it('stops pulling, lets every pulled task finish and be yielded, and ends the iteration normally', async () => {
+    const release = deferred();
+    let started = 0;
+    const twoStarted = deferred();
+    const ex = createExecutor<N, N>({
+      stages: [
+        io<N, N>(
+          'fetch',
+          async (task) => {
+            started += 1;
+            if (started === 2) twoStarted.resolve();
+            await release.promise;
+            return { n: task.n * 2 };
+          },
+          { concurrency: 2 },
+        ),
+        io<N, N>('store', (v) => v, { concurrency: 1 }),
+      ],
+    });
+    const input = counted<N>((n) => ({ n }));
+    const drain = new AbortController();
+    try {
+      const run = ex.run(input.input, { drain: drain.signal });
+      const outcomes: Outcome<N, N>[] = [];
+      const consuming = (async () => {
+        for await (const o of run) outcomes.push(o);
+      })();
+      await twoStarted.promise;
+      const pulledAtDrain = ex.stats().tasks.pulled;
+      expect(pulledAtDrain).toBe(2);
+      drain.abort();
+      expect(input.closed()).toBe(true);
+      release.resolve();
+      await consuming; // ends without an error
+      expect(input.pulled()).toBe(pulledAtDrain);
+      expect(outcomes).toHaveLength(pulledAtDrain);
+      expect(outcomes.every((o) => o.ok)).toBe(true);
+      expect(outcomes.map((o) => o.index).sort()).toEqual([0, 1]);
+      expectIdle(ex);
+    } finally {
+      await ex.close();
+    }
+  });
+
+  it('rejects a drain that is not an AbortSignal, naming the option', async () => {
+    const ex = createExecutor({ stages: [io('a', (x) => x, { concurrency: 1 })] });
+    try {
+      expect(() => ex.run([1], { drain: 'soon' as never })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_OPTION, option: 'drain' }));
+    } finally {
+      await ex.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { SluiceReentrantCallError, SluiceTimeoutError } from '../errors.js';
+import { SluiceOptionError, SluiceReentrantCallError, SluiceTimeoutError } from '../errors.js';
 import type { Limit } from '../limits/limit.js';
 import { backoffMs, sleep } from './backoff.js';
 import { defaultClassify, type CallOutcome } from './classify.js';
@@ -38,6 +38,19 @@ export interface ServiceStats {
   readonly pauses: number;
 }
 
+/** One finished attempt of a call, as `observe` listeners see it (for metrics and logs). */
+export interface AttemptEvent {
+  readonly service: string;
+  /** Which attempt of its call, from 1. */
+  readonly attempt: number;
+  /** How the attempt was classified: a sample, a loss signal, or neither. */
+  readonly outcome: CallOutcome;
+  /** From the start of the attempt to its settling, in the service's clock (ms). */
+  readonly latencyMs: number;
+  /** The attempts running when this one started, itself included. */
+  readonly inflight: number;
+}
+
 export interface Service {
   readonly name: string;
   readonly limit: Limit;
@@ -47,6 +60,12 @@ export interface Service {
    */
   call<T>(attempt: Attempt<T>, options?: { readonly signal?: AbortSignal }): Promise<T>;
   stats(): ServiceStats;
+  /**
+   * Calls `listener` after every attempt that was not aborted (for metrics: latency histograms,
+   * outcomes by kind). Returns the function that unsubscribes it. A listener that throws is
+   * unsubscribed rather than allowed to fail the call.
+   */
+  observe(listener: (event: AttemptEvent) => void): () => void;
 }
 
 /** A call that failed, with the number of attempts it made; the pipeline unwraps it. */
@@ -92,6 +111,7 @@ class ServiceImpl implements Service {
   #retries = 0;
   #failed = 0;
   #pauses = 0;
+  readonly #observers = new Set<(event: AttemptEvent) => void>();
 
   constructor(o: ResolvedServiceOptions) {
     this.#o = o;
@@ -134,6 +154,25 @@ class ServiceImpl implements Service {
       failed: this.#failed,
       pauses: this.#pauses,
     };
+  }
+
+  observe(listener: (event: AttemptEvent) => void): () => void {
+    if (typeof listener !== 'function') throw new SluiceOptionError('listener', 'a function', listener);
+    this.#observers.add(listener);
+    return () => {
+      this.#observers.delete(listener);
+    };
+  }
+
+  #notify(event: AttemptEvent): void {
+    for (const listener of this.#observers) {
+      try {
+        listener(event);
+      } catch {
+        // An observer is instrumentation: it must never fail the call it watches.
+        this.#observers.delete(listener);
+      }
+    }
   }
 
   async #withRetries<T>(fn: Attempt<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -207,6 +246,10 @@ class ServiceImpl implements Service {
     if (outcome === 'success') this.#successes += 1;
     else if (outcome === 'dropped') this.#dropped += 1;
     else this.#ignored += 1;
+    if (this.#observers.size > 0) {
+      const event: AttemptEvent = { service: this.name, attempt, outcome, latencyMs: rttMs, inflight };
+      held.exit(() => this.#notify(event));
+    }
     if (outcome !== 'ignore') {
       // A new limit wakes whoever listens (a pipeline admitting more work): that must not run,
       // nor start calls, in this slot's async context, or they would look re-entrant.
