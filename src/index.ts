@@ -38,3 +38,5 @@ export type { RetryPolicy } from './services/backoff.js';
 export type { Limit, LimitBounds, LimitSpec, Sample } from './limits/limit.js';
 export { ADAPTIVE_DEFAULT, createLimit } from './limits/index.js';
 export { SluiceTaskError } from './run.js';
+export { defineJob, isJob } from './job.js';
+export type { Job, JobContext, JobDefinition, JobInput, JobOptions } from './job.js';

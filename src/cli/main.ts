@@ -1,24 +1,44 @@
 /**
  * The `sluice` command: `main(argv, io)` returns the exit code, so it can be tested in-process;
- * only bin.ts touches the process. Commands: `demo` (the embedded demo job).
+ * only bin.ts touches the process. Commands: run, bench, config, demo.
  */
 import { readFileSync } from 'node:fs';
-import { main as demo, type Io } from '../demo/main.js';
+import { main as demo } from '../demo/main.js';
+import { benchCommand } from './bench/command.js';
+import { configCommand } from './config/command.js';
+import type { CliIo } from './io.js';
+import { runCommand } from './run/command.js';
 
-export type { Io };
+export type { CliIo };
+/** @deprecated use CliIo */
+export type Io = CliIo;
 
 const USAGE = `Usage: sluice <command> [options]
 
 Commands:
-  demo        run the demo job on an embedded document service (sluice demo --help)
+  run JOB       run a job module (.js or .ts, default export defineJob({...})): sluice run --help
+  bench JOB     tuning runs: the job on a sample of its input under a matrix of settings: sluice bench --help
+  config        print the resolved config and where each value came from: sluice config --help
+  demo          run the demo job on an embedded document service: sluice demo --help
 
 Options:
   -h, --help     this text
-  -v, --version  the version of sluice`;
+  -v, --version  the version of sluice
 
-export async function main(argv: readonly string[], io: Io): Promise<number> {
+Config layers, later winning: defaults < sluice.config.json (or --config FILE) < SLUICE_* environment < flags.
+Exit codes: 0 every task completed, 1 some tasks failed, 2 bad usage or config, 130 interrupted.`;
+
+const COMMANDS = ['run', 'bench', 'config', 'demo'];
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'run':
+      return runCommand(rest, io);
+    case 'bench':
+      return benchCommand(rest, io);
+    case 'config':
+      return configCommand(rest, io, io.env ?? process.env, io.cwd ?? process.cwd());
     case 'demo':
       return demo(rest, io);
     case '-v':
@@ -34,7 +54,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       io.err(USAGE);
       return 2;
     default:
-      io.err(`sluice: unknown command ${JSON.stringify(command)}; expected one of: demo`);
+      io.err(`sluice: unknown command ${JSON.stringify(command)}; expected one of: ${COMMANDS.join(', ')}`);
       io.err(USAGE);
       return 2;
   }

@@ -1,0 +1,137 @@
+/**
+ * The config of the `sluice` CLI: one zod schema, the type inferred from it, the defaults in one
+ * frozen object, and per key what a valid value is (for error messages) and what "unset" means.
+ */
+import { z } from 'zod';
+
+/** How the input file is read; `auto` goes by its extension (`.csv` is CSV, anything else JSONL). */
+export const INPUT_FORMATS = Object.freeze(['auto', 'jsonl', 'csv'] as const);
+/** How progress is logged; `auto` is a bar on a terminal and JSON lines otherwise. */
+export const LOG_MODES = Object.freeze(['auto', 'bar', 'json', 'none'] as const);
+/** The names an io setting may take besides a number; `adaptive` is the library's `ADAPTIVE_DEFAULT`. */
+export const IO_ALGORITHMS = Object.freeze(['adaptive', 'aimd', 'vegas', 'gradient2'] as const);
+
+/**
+ * The limit of one service: a positive integer is a fixed limit, a name an adaptive algorithm.
+ * @example 8
+ * @example 'adaptive'
+ */
+export type IoSetting = number | (typeof IO_ALGORITHMS)[number];
+
+/** The config when no file, environment variable or flag sets a key. */
+export const CONFIG_DEFAULTS = Object.freeze({
+  /** @default 'auto' */
+  inputFormat: 'auto' as (typeof INPUT_FORMATS)[number],
+  /** @default {} (every service keeps the limit the job gives it) */
+  io: Object.freeze({}) as Readonly<Record<string, IoSetting>>,
+  /** @default false */
+  ordered: false,
+  /** @default 'auto' */
+  log: 'auto' as (typeof LOG_MODES)[number],
+  /** @default 1000 */
+  logIntervalMs: 1000,
+});
+
+const positiveInt = z.int().positive();
+const ioSetting = z.union([positiveInt, z.enum(IO_ALGORITHMS)]);
+
+/** Each key's schema, without defaults: what one layer (file, environment, flags) may set. */
+const fields = {
+  input: z.string().min(1),
+  inputFormat: z.enum(INPUT_FORMATS),
+  output: z.string().min(1),
+  threads: positiveInt,
+  io: z.record(z.string().min(1), ioSetting),
+  buffer: positiveInt,
+  ordered: z.boolean(),
+  limit: positiveInt,
+  log: z.enum(LOG_MODES),
+  logIntervalMs: z.int().min(100),
+  metricsPort: z.int().min(0).max(65535),
+};
+
+/** One layer of the config: any subset of the keys, and no other key. */
+export const layerSchema = z.strictObject(fields).partial();
+
+/** The resolved config: every layer merged over the defaults. */
+export const configSchema = z.strictObject({
+  input: fields.input.optional(),
+  inputFormat: fields.inputFormat.default(CONFIG_DEFAULTS.inputFormat),
+  output: fields.output.optional(),
+  threads: fields.threads.optional(),
+  io: fields.io.default(() => ({ ...CONFIG_DEFAULTS.io })),
+  buffer: fields.buffer.optional(),
+  ordered: fields.ordered.default(CONFIG_DEFAULTS.ordered),
+  limit: fields.limit.optional(),
+  log: fields.log.default(CONFIG_DEFAULTS.log),
+  logIntervalMs: fields.logIntervalMs.default(CONFIG_DEFAULTS.logIntervalMs),
+  metricsPort: fields.metricsPort.optional(),
+});
+
+/**
+ * The resolved, validated config of a run. Paths (`input`, `output` other than `-`) are absolute.
+ * - `input`: JSONL or CSV task file; unset = the job's own input.
+ * - `inputFormat`: `auto` | `jsonl` | `csv`. @default 'auto'
+ * - `output`: JSONL outcomes file; unset or `-` = stdout.
+ * - `threads`: worker threads of every cpu stage; unset = the job's.
+ * - `io`: per service, a fixed limit or an algorithm; a service not named keeps the job's. @default {}
+ * - `buffer`: bound of each buffer between stages; unset = the job's.
+ * - `ordered`: emit outcomes in input order. @default false
+ * - `limit`: take only the first N tasks; unset = all.
+ * - `log`: `auto` | `bar` | `json` | `none`. @default 'auto'
+ * - `logIntervalMs`: ms between progress logs, >= 100. @default 1000
+ * - `metricsPort`: serve Prometheus metrics on 127.0.0.1 (0 = any free port); unset = off.
+ */
+export type SluiceConfig = z.infer<typeof configSchema>;
+/** One layer's values, as validated (before paths are resolved and layers merged). */
+export type ConfigLayerValues = z.infer<typeof layerSchema>;
+/** A top-level config key. */
+export type ConfigKey = keyof SluiceConfig;
+/** How a string from the environment or a flag is read before validation. */
+export type ValueKind = 'path' | 'word' | 'integer' | 'boolean' | 'io';
+
+export interface KeySpec {
+  /** How an environment or flag string is coerced. */
+  readonly kind: ValueKind;
+  /** What a valid value is, for error messages: "a positive integer". */
+  readonly expected: string;
+  /** What the key means when nothing sets it and it has no default value. */
+  readonly unset?: string;
+}
+
+const POSITIVE = 'a positive integer';
+/** What a valid io setting is. */
+export const IO_SETTING_EXPECTED = `a positive integer or one of ${IO_ALGORITHMS.join(', ')}`;
+
+/** Every config key, in the order they are listed (help, `sluice config`). */
+export const CONFIG_KEYS: Readonly<Record<ConfigKey, KeySpec>> = Object.freeze({
+  input: { kind: 'path', expected: 'a non-empty file path', unset: "the job's input" },
+  inputFormat: { kind: 'word', expected: `one of ${INPUT_FORMATS.join(', ')}` },
+  output: { kind: 'path', expected: 'a non-empty file path or -', unset: 'stdout' },
+  threads: { kind: 'integer', expected: POSITIVE, unset: "the job's" },
+  io: { kind: 'io', expected: 'an object of service names to settings', unset: "the job's limits" },
+  buffer: { kind: 'integer', expected: POSITIVE, unset: "the job's" },
+  ordered: { kind: 'boolean', expected: 'true or false' },
+  limit: { kind: 'integer', expected: POSITIVE, unset: 'all tasks' },
+  log: { kind: 'word', expected: `one of ${LOG_MODES.join(', ')}` },
+  logIntervalMs: { kind: 'integer', expected: 'an integer >= 100 (milliseconds)' },
+  metricsPort: { kind: 'integer', expected: 'an integer from 0 to 65535', unset: 'off' },
+});
+
+/** Whether `key` names a top-level config key. */
+export function isConfigKey(key: string): key is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, key);
+}
+
+/** What a valid value of a dotted key (`threads`, `io.docs`) is. */
+export function expectedFor(dottedKey: string): string {
+  if (dottedKey.startsWith('io.')) return IO_SETTING_EXPECTED;
+  return isConfigKey(dottedKey) ? CONFIG_KEYS[dottedKey].expected : `one of the keys ${Object.keys(CONFIG_KEYS).join(', ')}`;
+}
+
+/** What a key is when nothing sets it, as shown by help and `sluice config`: its default or what unset means. */
+export function defaultText(key: ConfigKey): string {
+  const value: unknown = (CONFIG_DEFAULTS as Readonly<Record<string, unknown>>)[key];
+  if (value !== undefined && typeof value !== 'object') return String(value);
+  return CONFIG_KEYS[key].unset ?? 'none';
+}

@@ -1,0 +1,16 @@
+/** What the CLI's commands get from the process, so they run in-process in tests. */
+
+export interface CliIo {
+  /** One line to standard output. */
+  out(line: string): void;
+  /** One line to standard error. */
+  err(line: string): void;
+  /** The environment (for SLUICE_* variables). @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The directory relative paths are resolved from. @default process.cwd() */
+  readonly cwd?: string;
+  /** Standard error as a stream, for a live progress display when it is a terminal. */
+  readonly stderr?: NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number };
+  /** Subscribes to SIGINT/SIGTERM; returns the function that unsubscribes. */
+  readonly onSignal?: (listener: (signal: string) => void) => () => void;
+}

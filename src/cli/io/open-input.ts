@@ -1,0 +1,78 @@
+/**
+ * The task input file of `sluice run`: JSON Lines or CSV, chosen by flag or by extension, read
+ * lazily one record at a time.
+ */
+import { extname } from 'node:path';
+import { SluiceError, SluiceUsageError, describeValue, type SluiceInputRecordError } from '../../index.js';
+import { readCsv } from './csv-input.js';
+import { countJsonl, readJsonl } from './jsonl-input.js';
+
+/**
+ * One record of an input file: a task, or the error that kept a line (or CSV row) from being one.
+ * `line` is the 1-based line where the record starts.
+ */
+export type InputRecord =
+  | { readonly line: number; readonly task: unknown }
+  | { readonly line: number; readonly error: SluiceInputRecordError };
+
+/** How to read an input file: `auto` picks by extension (.csv, or .jsonl/.ndjson/.json). */
+export type InputFormat = 'auto' | 'jsonl' | 'csv';
+
+const EXTENSIONS: Readonly<Record<string, 'jsonl' | 'csv'>> = {
+  '.jsonl': 'jsonl',
+  '.ndjson': 'jsonl',
+  '.json': 'jsonl',
+  '.csv': 'csv',
+};
+
+/**
+ * Open `path` for reading, record by record. The file is opened on the first pull; reads follow
+ * the pulls (back pressure), and returning early closes it. A file that cannot be read rejects the
+ * iteration with a `SluiceUsageError` naming the path (its `cause` is the node error).
+ * @throws SluiceUsageError at once when `format` is `auto` and the extension is not a known one.
+ */
+export function openInput(path: string, format: InputFormat): AsyncIterable<InputRecord> {
+  const resolved = resolveFormat(path, format);
+  return { [Symbol.asyncIterator]: () => wrapped(path, resolved === 'csv' ? readCsv(path) : readJsonl(path)) };
+}
+
+/**
+ * The number of records `openInput` would yield (tasks and bad lines), for a progress total.
+ * Streams the file in constant memory; JSON Lines are counted without being parsed.
+ */
+export async function countRecords(path: string, format: InputFormat): Promise<number> {
+  const resolved = resolveFormat(path, format);
+  if (resolved === 'jsonl') return countJsonl(path).catch((error: unknown) => Promise.reject(readFailure(path, error)));
+  let count = 0;
+  for await (const _ of wrapped(path, readCsv(path))) count++;
+  return count;
+}
+
+function resolveFormat(path: string, format: InputFormat): 'jsonl' | 'csv' {
+  if (format === 'jsonl' || format === 'csv') return format;
+  if (format !== 'auto') {
+    throw new SluiceUsageError(`Expected the input format to be one of auto, jsonl, csv, got ${describeValue(format)}`);
+  }
+  const byExtension = EXTENSIONS[extname(path).toLowerCase()];
+  if (byExtension === undefined) {
+    throw new SluiceUsageError(
+      `Cannot tell the format of input file ${path} from its extension: expected one of ` +
+        `${Object.keys(EXTENSIONS).join(', ')}, or pass the format explicitly (jsonl or csv)`,
+    );
+  }
+  return byExtension;
+}
+
+async function* wrapped<T>(path: string, records: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* records;
+  } catch (error) {
+    throw readFailure(path, error);
+  }
+}
+
+function readFailure(path: string, error: unknown): unknown {
+  if (error instanceof SluiceError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new SluiceUsageError(`Cannot read input file ${path}: ${reason}`, { cause: error });
+}
