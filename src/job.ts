@@ -48,6 +48,8 @@ export interface JobDefinition<T = unknown, R = unknown> {
   readonly options?: JobOptions;
   /** Called on the main thread for every outcome, after it is written to the output. */
   readonly onOutcome?: (outcome: Outcome<T, R>) => void | Promise<void>;
+  /** Called once after the run, however it ended: release what the job opened (servers, pools, files). */
+  readonly close?: () => void | Promise<void>;
 }
 
 const kJob = Symbol.for('sluice.job');
@@ -62,7 +64,7 @@ export type Job<T = unknown, R = unknown> = JobDefinition<T, R> & { readonly [kJ
 export function defineJob<T = unknown, R = unknown>(definition: JobDefinition<T, R>): Job<T, R> {
   if (definition === null || typeof definition !== 'object') throw new SluiceOptionError('job', 'an object', definition);
   const d = definition as unknown as Record<string, unknown>;
-  const known = new Set(['name', 'services', 'stages', 'input', 'parse', 'options', 'onOutcome']);
+  const known = new Set(['name', 'services', 'stages', 'input', 'parse', 'options', 'onOutcome', 'close']);
   for (const key of Object.keys(d)) {
     if (!known.has(key)) throw new SluiceOptionError(`job.${key}`, `one of ${[...known].join(', ')}`, key);
   }
@@ -81,7 +83,7 @@ export function defineJob<T = unknown, R = unknown>(definition: JobDefinition<T,
   if (d.input !== undefined && !isInput(d.input)) {
     throw new SluiceOptionError('job.input', 'an Iterable, an AsyncIterable, or a function returning one', d.input);
   }
-  for (const key of ['parse', 'onOutcome'] as const) {
+  for (const key of ['parse', 'onOutcome', 'close'] as const) {
     if (d[key] !== undefined && typeof d[key] !== 'function') throw new SluiceOptionError(`job.${key}`, 'a function', d[key]);
   }
   if (d.options !== undefined && !isPlainObject(d.options)) throw new SluiceOptionError('job.options', 'an object', d.options);

@@ -187,6 +187,11 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     await sink.close();
     await metrics?.close();
     await executor.close();
+    try {
+      await job.close?.();
+    } catch (error) {
+      io.err(`sluice run: the job's close() failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   const summary: RunSummary = {

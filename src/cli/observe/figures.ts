@@ -1,0 +1,113 @@
+/**
+ * The figures both reporters print, derived from a sequence of snapshots. The rate is taken over a
+ * sliding window (the last ~10 s) rather than since the start, so it follows a service that slows
+ * down or speeds up, and the ETA follows the rate.
+ *
+ *   rate  = (done_now − done_oldest) / (t_now − t_oldest)   over the samples in the window
+ *   etaMs = (total − done) / rate                            when total is known and rate > 0
+ */
+import { performance } from 'node:perf_hooks';
+import { SluiceOptionError } from '../../index.js';
+import { OBSERVE_DEFAULTS } from './defaults.js';
+import type { RunSnapshot } from './snapshot.js';
+
+export interface ServiceFigures {
+  readonly name: string;
+  readonly limit: number;
+  readonly inFlight: number;
+  readonly queued: number;
+}
+
+export interface Figures {
+  readonly elapsedMs: number;
+  readonly done: number;
+  /** Tasks in the input, when known. */
+  readonly total?: number;
+  /** Whole percent done (rounded down, so 100 means all done), when total is known. */
+  readonly percent?: number;
+  readonly completed: number;
+  readonly failed: number;
+  /** Tasks per second over the rate window. */
+  readonly rate: number;
+  /** Time left at the current rate, when total is known and the rate is not 0. */
+  readonly etaMs?: number;
+  /** Payloads that finished a stage and wait for the next one. */
+  readonly buffered: number;
+  /** Worker threads running a task now, over all cpu stages. */
+  readonly busyThreads: number;
+  /** Worker threads of all cpu stages. */
+  readonly threads: number;
+  readonly draining: boolean;
+  readonly services: readonly ServiceFigures[];
+}
+
+export interface FigureOptions {
+  /** @default OBSERVE_DEFAULTS.rateWindowMs (10 s) */
+  readonly windowMs?: number;
+  /** The clock (ms). @default performance.now */
+  readonly now?: () => number;
+}
+
+/** Turns each snapshot into figures, remembering the recent ones for the rate. */
+export type FigureTracker = (snapshot: RunSnapshot) => Figures;
+
+export function createFigureTracker(options: FigureOptions = {}): FigureTracker {
+  const windowMs = options.windowMs ?? OBSERVE_DEFAULTS.rateWindowMs;
+  if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs <= 0) {
+    throw new SluiceOptionError('windowMs', 'a finite number > 0', windowMs);
+  }
+  const now = options.now ?? (() => performance.now());
+  if (typeof now !== 'function') throw new SluiceOptionError('now', 'a function', now);
+  const rate = createRateWindow(windowMs);
+  return (snapshot) => figuresOf(snapshot, rate(now(), snapshot.done, snapshot.elapsedMs));
+}
+
+/**
+ * A sliding-window rate: `sample(t, done, elapsedMs)` returns tasks/s over the samples of the last
+ * `windowMs`. One sample older than the window is kept as the anchor, so the window is never
+ * empty after the second sample; before that the rate is the one since the start (`elapsedMs`).
+ */
+export function createRateWindow(windowMs: number): (t: number, done: number, elapsedMs: number) => number {
+  const samples: { t: number; done: number }[] = [];
+  return (t, done, elapsedMs) => {
+    samples.push({ t, done });
+    while (samples.length > 2 && samples[1]!.t <= t - windowMs) samples.shift();
+    const first = samples[0]!;
+    const dt = t - first.t;
+    if (dt > 0) return Math.max(0, ((done - first.done) / dt) * 1000);
+    return elapsedMs > 0 ? (done / elapsedMs) * 1000 : 0;
+  };
+}
+
+/** The figures of one snapshot, given the rate. */
+export function figuresOf(s: RunSnapshot, rate: number): Figures {
+  let busyThreads = 0;
+  let threads = 0;
+  for (const stage of s.stats.stages) {
+    if (stage.kind !== 'cpu') continue;
+    busyThreads += stage.running;
+    threads += stage.capacity;
+  }
+  const known = s.total !== undefined;
+  const left = known ? Math.max(0, s.total! - s.done) : 0;
+  const etaMs = !known ? undefined : left === 0 ? 0 : rate > 0 ? (left / rate) * 1000 : undefined;
+  return {
+    elapsedMs: s.elapsedMs,
+    done: s.done,
+    ...(known ? { total: s.total!, percent: percentOf(s.done, s.total!) } : {}),
+    completed: s.completed,
+    failed: s.failed,
+    rate,
+    ...(etaMs !== undefined ? { etaMs } : {}),
+    buffered: s.stats.buffered.size,
+    busyThreads,
+    threads,
+    draining: s.draining,
+    services: s.services.map(({ name, limit, inFlight, queued }) => ({ name, limit, inFlight, queued })),
+  };
+}
+
+function percentOf(done: number, total: number): number {
+  if (total <= 0) return 100;
+  return Math.min(100, Math.floor((done / total) * 100));
+}

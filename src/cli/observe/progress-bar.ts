@@ -1,0 +1,102 @@
+/**
+ * The live progress display on a terminal, redrawn in place through log-update:
+ *
+ *   [#######.............] 4210/10000 42% 240/s ETA 24s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ failed 1
+ *
+ * Fitted to the terminal's width: when the services do not fit on the first line they move to a
+ * second one; then the bar narrows or goes, then the least useful figures go (cpu, then buffered),
+ * and a line that is still too wide is cut. The final state stays on screen with a newline.
+ */
+import { createLogUpdate } from 'log-update';
+import { OBSERVE_DEFAULTS } from './defaults.js';
+import type { Figures, FigureTracker, ServiceFigures } from './figures.js';
+import { formatDuration, formatRate } from './format.js';
+import type { RunSnapshot } from './snapshot.js';
+import { createTicker, type Reporter } from './ticker.js';
+
+export type TerminalStream = NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number };
+
+export interface ProgressBarOptions {
+  readonly snapshot: () => RunSnapshot;
+  readonly figures: FigureTracker;
+  readonly intervalMs: number;
+  readonly stream: TerminalStream;
+}
+
+export function createProgressBar(options: ProgressBarOptions): Reporter {
+  const { snapshot, figures, stream } = options;
+  const log = createLogUpdate(stream);
+  return createTicker((final) => {
+    log(formatBar(figures(snapshot()), stream.columns ?? OBSERVE_DEFAULTS.columns, final));
+    if (final) log.done();
+  }, options.intervalMs);
+}
+
+const SEP = ' │ ';
+
+/**
+ * The display for `columns` columns: one line, or two when the services need their own. No line
+ * is wider than `columns - 1` (writing the last column makes some terminals wrap).
+ */
+export function formatBar(f: Figures, columns: number, final = false): string {
+  const width = Math.max(20, Math.floor(columns) - 1);
+  const head = headOf(f, final);
+  const services = f.services.map(serviceOf);
+  // In the order they are shown; `drop` ranks what goes first when the line is too wide.
+  const tail: { text: string; drop: number }[] = [];
+  tail.push({ text: `buf ${f.buffered}`, drop: 1 });
+  if (f.threads > 0) tail.push({ text: `cpu ${f.busyThreads}/${f.threads}`, drop: 0 });
+  if (f.failed > 0) tail.push({ text: `failed ${f.failed}`, drop: 2 });
+  if (f.draining) tail.push({ text: 'draining', drop: 3 });
+
+  const one = withBar(f, [head, ...services, ...tail.map((t) => t.text)].join(SEP), width);
+  // One line only if it keeps the bar: a bar and two lines read better than one line without it.
+  if (one.length <= width && (f.total === undefined || one.startsWith('['))) return one;
+
+  let first = withBar(f, [head, ...tail.map((t) => t.text)].join(SEP), width);
+  for (const victim of [...tail].sort((a, b) => a.drop - b.drop)) {
+    if (first.length <= width) break;
+    tail.splice(tail.indexOf(victim), 1);
+    first = withBar(f, [head, ...tail.map((t) => t.text)].join(SEP), width);
+  }
+  const lines = [cut(first, width)];
+  if (services.length > 0) lines.push(cut(fitList(services, width), width));
+  return lines.join('\n');
+}
+
+function headOf(f: Figures, final: boolean): string {
+  const parts = f.total !== undefined ? [`${f.done}/${f.total}`, `${f.percent ?? 0}%`] : [`${f.done} done`];
+  parts.push(formatRate(f.rate));
+  if (final) parts.push(`in ${formatDuration(f.elapsedMs)}`);
+  else if (f.etaMs !== undefined) parts.push(`ETA ${formatDuration(f.etaMs)}`);
+  return parts.join(' ');
+}
+
+function serviceOf(s: ServiceFigures): string {
+  return `${s.name} ${s.inFlight}/${s.limit}${s.queued > 0 ? ` q${s.queued}` : ''}`;
+}
+
+/** Prefixes `[####....] ` when the total is known and there is room for a bar worth drawing. */
+function withBar(f: Figures, text: string, width: number): string {
+  if (f.total === undefined) return text;
+  const inner = Math.min(OBSERVE_DEFAULTS.barWidth, width - text.length - 3);
+  if (inner < OBSERVE_DEFAULTS.minBarWidth) return text;
+  const ratio = f.total > 0 ? Math.min(1, f.done / f.total) : 1;
+  const filled = Math.floor(ratio * inner);
+  return `[${'#'.repeat(filled)}${'.'.repeat(inner - filled)}] ${text}`;
+}
+
+/** As many items as fit, then `+N` for the ones left out. */
+function fitList(items: readonly string[], width: number): string {
+  const all = items.join(SEP);
+  if (all.length <= width) return all;
+  for (let n = items.length - 1; n > 0; n--) {
+    const line = [...items.slice(0, n), `+${items.length - n}`].join(SEP);
+    if (line.length <= width) return line;
+  }
+  return items[0] ?? '';
+}
+
+function cut(line: string, width: number): string {
+  return line.length <= width ? line : `${line.slice(0, width - 1)}…`;
+}

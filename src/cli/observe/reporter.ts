@@ -1,0 +1,51 @@
+/** Picks the progress reporter of `sluice run --log <mode>`: a live bar, JSON lines, or nothing. */
+import { SluiceOptionError } from '../../index.js';
+import { OBSERVE_DEFAULTS } from './defaults.js';
+import { createFigureTracker } from './figures.js';
+import { createJsonLog } from './json-log.js';
+import { createProgressBar, type TerminalStream } from './progress-bar.js';
+import type { RunSnapshot } from './snapshot.js';
+import type { Reporter } from './ticker.js';
+
+export type { Reporter } from './ticker.js';
+export type { TerminalStream } from './progress-bar.js';
+
+/** `bar`: a live display on a terminal; `json`: one JSON line per tick; `none`: nothing. */
+export type LogMode = 'bar' | 'json' | 'none';
+
+export const LOG_MODES: readonly LogMode[] = Object.freeze(['bar', 'json', 'none']);
+
+export interface ReporterOptions {
+  /** The state of the run now; called once per tick. */
+  readonly snapshot: () => RunSnapshot;
+  /** Between ticks once started, in ms. @default OBSERVE_DEFAULTS.intervalMs (1000) */
+  readonly intervalMs?: number;
+  /** Where the bar is drawn, and JSON lines written when `write` is not given. @default process.stderr */
+  readonly stream?: TerminalStream;
+  /** Receives each JSON line (without a newline). @default writes the line and a newline to `stream` */
+  readonly write?: (line: string) => void;
+  /** The clock of the rate window (ms). @default performance.now */
+  readonly now?: () => number;
+}
+
+export function createReporter(mode: LogMode, options: ReporterOptions): Reporter {
+  if (!LOG_MODES.includes(mode)) throw new SluiceOptionError('log mode', `one of ${LOG_MODES.join(', ')}`, mode);
+  if (options === null || typeof options !== 'object') throw new SluiceOptionError('reporter options', 'an object', options);
+  if (typeof options.snapshot !== 'function') throw new SluiceOptionError('snapshot', 'a function', options.snapshot);
+  const intervalMs = options.intervalMs ?? OBSERVE_DEFAULTS.intervalMs;
+  if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs <= 0) {
+    throw new SluiceOptionError('intervalMs', 'a finite number > 0', intervalMs);
+  }
+  if (options.write !== undefined && typeof options.write !== 'function') throw new SluiceOptionError('write', 'a function', options.write);
+  if (mode === 'none') return { start() {}, tick() {}, stop() {} };
+  const figures = createFigureTracker(options.now !== undefined ? { now: options.now } : {});
+  const stream = options.stream ?? process.stderr;
+  if (mode === 'bar') return createProgressBar({ snapshot: options.snapshot, figures, intervalMs, stream });
+  const write = options.write ?? ((line: string) => void stream.write(`${line}\n`));
+  return createJsonLog({ snapshot: options.snapshot, figures, intervalMs, write });
+}
+
+/** The mode to use when none is asked for: the bar on a terminal, nothing otherwise. */
+export function defaultLogMode(stream: { readonly isTTY?: boolean }): LogMode {
+  return stream.isTTY === true ? 'bar' : 'none';
+}

@@ -1,0 +1,38 @@
+/** The shared life cycle of a reporter: a timer that renders, a final render on stop. */
+
+/** Shows the progress of a run. */
+export interface Reporter {
+  /** Ticks every `intervalMs` from now on (an unref'd timer: it never keeps the process alive). */
+  start(): void;
+  /** Renders (or emits) the current state now. */
+  tick(): void;
+  /** Stops the timer and renders the final state once; later calls do nothing. */
+  stop(): void;
+}
+
+/**
+ * A reporter around `render(final)`. `start()` twice keeps one timer; after `stop()`, `start()`
+ * and `tick()` do nothing, so a late timer cannot draw over the final state.
+ */
+export function createTicker(render: (final: boolean) => void, intervalMs: number): Reporter {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const tick = (): void => {
+    if (!stopped) render(false);
+  };
+  return {
+    start() {
+      if (stopped || timer !== undefined) return;
+      timer = setInterval(tick, intervalMs);
+      timer.unref();
+    },
+    tick,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      timer = undefined;
+      render(true);
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The demo as a job module, for `sluice run` and `sluice bench`: fetch documents from the embedded
+ * document service behind the adaptive limiter of service "docs", synthesize each on a worker
+ * thread, and write one line per document. The service starts on 127.0.0.1 when the first task is
+ * fetched and stops in `close()`.
+ *
+ *   sluice run dist/src/demo/docs-job.js --limit 500 --io docs=adaptive --threads 2
+ *   sluice bench dist/src/demo/docs-job.js --sample 300 --threads 1,2 --io docs=4,16,adaptive
+ *
+ * Environment: SLUICE_DEMO_TASKS (default 1000), SLUICE_DEMO_LATENCY_MS (20), SLUICE_DEMO_SIZE (262144).
+ */
+import { existsSync } from 'node:fs';
+import { cpu, defineJob, io, SluiceConfigError } from '../index.js';
+import type { Synthesis, SynthesisInput } from '../../workers/synthesize.js';
+import { startDocServer, type DocServer } from './doc-server.js';
+import { createAgent, fetchBuffer } from './fetch-doc.js';
+
+function envInt(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new SluiceConfigError(name, { kind: 'env', name }, `an integer >= ${min}`, raw);
+  return n;
+}
+
+const tasks = envInt('SLUICE_DEMO_TASKS', 1000, 0);
+const latencyMs = envInt('SLUICE_DEMO_LATENCY_MS', 20, 0);
+const sizeBytes = envInt('SLUICE_DEMO_SIZE', 262144, 1);
+
+let server: Promise<DocServer> | undefined;
+const agent = createAgent(256);
+
+function worker(): URL {
+  const compiled = new URL('../../workers/synthesize.js', import.meta.url);
+  return existsSync(compiled) ? compiled : new URL('../../workers/synthesize.ts', import.meta.url);
+}
+
+export default defineJob<number, Synthesis>({
+  name: 'docs-demo',
+  services: { docs: { limit: 'vegas', initial: 8, max: 64 } },
+  stages: ({ services }) => [
+    io<number, SynthesisInput>(
+      'fetch',
+      async (id, ctx) => {
+        server ??= startDocServer({ latencyMs, sizeBytes });
+        const { url } = await server;
+        return { id, body: await fetchBuffer(`${url}/docs/${id}`, agent, ctx.signal) };
+      },
+      { service: services.docs! },
+    ),
+    cpu('synthesize', worker()),
+  ],
+  *input() {
+    for (let id = 0; id < tasks; id++) yield id;
+  },
+  async close() {
+    agent.destroy();
+    if (server) await (await server).close();
+  },
+});

@@ -1,0 +1,436 @@
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { stripVTControlCharacters } from 'node:util';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCodes, SluiceOptionError, service, type ExecutorStats, type Service, type ServiceStats } from '../src/index.js';
+import { createFigureTracker, figuresOf, type Figures } from '../src/cli/observe/figures.js';
+import { formatDuration, formatRate } from '../src/cli/observe/format.js';
+import { formatJsonLine } from '../src/cli/observe/json-log.js';
+import { startMetrics, type MetricsServer } from '../src/cli/observe/metrics.js';
+import { formatBar } from '../src/cli/observe/progress-bar.js';
+import { createReporter, defaultLogMode } from '../src/cli/observe/reporter.js';
+import type { RunSnapshot } from '../src/cli/observe/snapshot.js';
+
+function stats(o: { buffered?: number; cpuRunning?: number[]; cpuCapacity?: number[]; pulled?: number; open?: number } = {}): ExecutorStats {
+  const cpu = (o.cpuCapacity ?? []).map((capacity, i) => ({
+    name: `cpu${i}`,
+    kind: 'cpu' as const,
+    capacity,
+    active: o.cpuRunning?.[i] ?? 0,
+    peakActive: capacity,
+    running: o.cpuRunning?.[i] ?? 0,
+    peakRunning: capacity,
+    completed: 10,
+    failed: 1,
+  }));
+  return {
+    stages: [
+      { name: 'fetch', kind: 'io', capacity: 16, active: 12, peakActive: 16, running: 9, peakRunning: 16, completed: 40, failed: 2 },
+      ...cpu,
+    ],
+    buffers: [
+      { name: 'fetch→cpu0', size: o.buffered ?? 0, peak: 8, bound: 8 },
+      { name: 'output', size: 1, peak: 4, bound: 16 },
+    ],
+    buffered: { size: o.buffered ?? 0, peak: 8 },
+    tasks: { pulled: o.pulled ?? 0, open: o.open ?? 0, peakOpen: 20, completed: 0, failed: 0 },
+  };
+}
+
+function svcStats(name: string, limit: number, inFlight: number, queued: number): ServiceStats {
+  const zero = { peakInFlight: inFlight, calls: 0, attempts: 0, successes: 0, dropped: 0, ignored: 0, retries: 0, failed: 0, pauses: 0 };
+  return { name, limit, inFlight, queued, ...zero };
+}
+
+function snap(o: Partial<RunSnapshot> & { done: number }): RunSnapshot {
+  return {
+    elapsedMs: 1000,
+    completed: o.done - (o.failed ?? 0),
+    failed: 0,
+    stats: stats(),
+    services: [],
+    draining: false,
+    ...o,
+  };
+}
+
+describe('figures', () => {
+  it('takes the rate over the last 10 s of snapshots, and the ETA from it', () => {
+    let t = 0;
+    const track = createFigureTracker({ now: () => t, windowMs: 10_000 });
+    let f: Figures | undefined;
+    // 100 tasks/s for 10 s, then 10 tasks/s for 10 s, a snapshot every second.
+    for (let s = 0; s <= 20; s++) {
+      t = s * 1000;
+      const done = s <= 10 ? s * 100 : 1000 + (s - 10) * 10;
+      f = track(snap({ elapsedMs: t, done, total: 2000 }));
+      if (s === 10) expect(f.rate).toBe(100);
+    }
+    expect(f!.rate).toBe(10); // not the 55/s since the start
+    expect(f!.etaMs).toBe(90_000); // 900 left at 10/s
+    expect(f!.percent).toBe(55);
+  });
+
+  it('uses the rate since the start until a second snapshot', () => {
+    const track = createFigureTracker({ now: () => 5 });
+    expect(track(snap({ elapsedMs: 2000, done: 50 })).rate).toBe(25);
+    expect(createFigureTracker({ now: () => 5 })(snap({ elapsedMs: 0, done: 0 })).rate).toBe(0);
+  });
+
+  it('has no ETA nor percent without a total, nor an ETA at rate 0; ETA 0 when all is done', () => {
+    const unknown = figuresOf(snap({ done: 10 }), 5);
+    expect(unknown.total).toBeUndefined();
+    expect(unknown.percent).toBeUndefined();
+    expect(unknown.etaMs).toBeUndefined();
+    expect(figuresOf(snap({ done: 10, total: 20 }), 0).etaMs).toBeUndefined();
+    const done = figuresOf(snap({ done: 20, total: 20 }), 0);
+    expect(done.etaMs).toBe(0);
+    expect(done.percent).toBe(100);
+    expect(figuresOf(snap({ done: 199, total: 200 }), 1).percent).toBe(99);
+  });
+
+  it('sums busy threads over the cpu stages only', () => {
+    const f = figuresOf(snap({ done: 0, stats: stats({ cpuCapacity: [2, 4], cpuRunning: [1, 3], buffered: 7 }) }), 0);
+    expect(f.busyThreads).toBe(4);
+    expect(f.threads).toBe(6);
+    expect(f.buffered).toBe(7);
+  });
+
+  it('formats rates and durations', () => {
+    const rates: [number, string][] = [[0, '0/s'], [3.44, '3.4/s'], [4, '4/s'], [240.4, '240/s'], [12_345, '12.3k/s'], [250_400, '250k/s'], [2_500_000, '2.5M/s']];
+    for (const [v, s] of rates) expect(formatRate(v)).toBe(s);
+    const times: [number, string][] = [[0, '0s'], [1, '1s'], [24_000, '24s'], [192_000, '3m12s'], [3_720_000, '1h02m'], [183_600_000, '2d03h']];
+    for (const [v, s] of times) expect(formatDuration(v)).toBe(s);
+  });
+});
+
+describe('json reporter', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('emits one line per tick with the figures, and a final line on stop', () => {
+    let t = 0;
+    let current = snap({ elapsedMs: 0, done: 0, total: 100 });
+    const lines: string[] = [];
+    const r = createReporter('json', { snapshot: () => current, intervalMs: 1000, write: (l) => lines.push(l), now: () => t });
+    r.tick();
+    t = 1000;
+    current = snap({
+      elapsedMs: 1000,
+      done: 40,
+      failed: 1,
+      total: 100,
+      stats: stats({ buffered: 5, cpuCapacity: [2], cpuRunning: [2] }),
+      services: [svcStats('docs', 16, 16, 3)],
+    });
+    r.tick();
+    t = 2000;
+    current = snap({ ...current, elapsedMs: 2000, done: 60, draining: true });
+    r.tick();
+    r.stop();
+    r.stop();
+    r.tick();
+    expect(lines).toHaveLength(4);
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed[0]).toMatchObject({ type: 'progress', done: 0, total: 100, rate: 0, draining: false });
+    expect(parsed[0]).not.toHaveProperty('etaMs');
+    expect(parsed[1]).toEqual({
+      type: 'progress',
+      elapsedMs: 1000,
+      done: 40,
+      total: 100,
+      percent: 40,
+      completed: 39,
+      failed: 1,
+      rate: 40,
+      etaMs: 1500,
+      buffered: 5,
+      busyThreads: 2,
+      threads: 2,
+      draining: false,
+      services: { docs: { limit: 16, inFlight: 16, queued: 3 } },
+    });
+    expect(parsed[2]).toMatchObject({ done: 60, rate: 30, draining: true });
+    expect(parsed[2]).not.toHaveProperty('final');
+    expect(parsed[3]).toMatchObject({ done: 60, final: true });
+  });
+
+  it('leaves total, percent and etaMs out when the total is unknown', () => {
+    const line = JSON.parse(formatJsonLine(figuresOf(snap({ done: 3 }), 1.234))) as Record<string, unknown>;
+    expect(line).not.toHaveProperty('total');
+    expect(line).not.toHaveProperty('percent');
+    expect(line).not.toHaveProperty('etaMs');
+    expect(line.rate).toBe(1.23);
+  });
+
+  it('ticks on an unref-ed interval once started', () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const r = createReporter('json', { snapshot: () => snap({ done: 1 }), intervalMs: 500, write: (l) => lines.push(l) });
+    r.start();
+    r.start();
+    vi.advanceTimersByTime(1500);
+    expect(lines).toHaveLength(3);
+    r.stop();
+    vi.advanceTimersByTime(1500);
+    expect(lines).toHaveLength(4);
+    expect(JSON.parse(lines[3]!)).toMatchObject({ final: true });
+  });
+
+  it("writes to the stream by default; mode 'none' writes nothing", () => {
+    const { stream, chunks } = fakeTty(100);
+    const json = createReporter('json', { snapshot: () => snap({ done: 2 }), intervalMs: 1000, stream });
+    json.tick();
+    expect(chunks.join('')).toMatch(/^\{"type":"progress".*\}\n$/);
+
+    const quiet = fakeTty(100);
+    const write = vi.fn();
+    const none = createReporter('none', { snapshot: () => snap({ done: 2 }), intervalMs: 1000, stream: quiet.stream, write });
+    none.start();
+    none.tick();
+    none.stop();
+    expect(quiet.chunks).toEqual([]);
+    expect(write).not.toHaveBeenCalled();
+  });
+
+  it('rejects a bad mode or interval with an option error', () => {
+    const bad = [
+      () => createReporter('fancy' as 'bar', { snapshot: () => snap({ done: 0 }), intervalMs: 1000 }),
+      () => createReporter('json', { snapshot: () => snap({ done: 0 }), intervalMs: 0 }),
+      () => createReporter('json', { snapshot: 'x' as unknown as () => RunSnapshot, intervalMs: 10 }),
+    ];
+    for (const f of bad) expect(f).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_OPTION }));
+    expect(bad[0]).toThrow(SluiceOptionError);
+    expect(defaultLogMode({ isTTY: true })).toBe('bar');
+    expect(defaultLogMode({})).toBe('none');
+  });
+});
+
+function fakeTty(columns: number): { stream: Writable & { isTTY: boolean; columns: number }; chunks: string[] } {
+  const chunks: string[] = [];
+  const stream = Object.assign(
+    new Writable({
+      write(chunk: Buffer | string, _encoding, callback) {
+        chunks.push(String(chunk));
+        callback();
+      },
+    }),
+    { isTTY: true, columns },
+  );
+  return { stream, chunks };
+}
+
+describe('bar reporter', () => {
+  const busy = (o: Partial<RunSnapshot> = {}): RunSnapshot =>
+    snap({
+      elapsedMs: 17_500,
+      done: 4210,
+      failed: 1,
+      total: 10_000,
+      stats: stats({ buffered: 5, cpuCapacity: [2], cpuRunning: [2] }),
+      services: [svcStats('docs', 16, 16, 3), svcStats('store', 8, 4, 0)],
+      ...o,
+    });
+
+  it('draws done/total, the service limits and the buffered payloads, within the columns', () => {
+    const { stream, chunks } = fakeTty(100);
+    let t = 0;
+    let current = busy({ done: 4000 });
+    const r = createReporter('bar', { snapshot: () => current, intervalMs: 1000, stream, now: () => t });
+    r.tick();
+    t = 1000;
+    current = busy();
+    r.tick();
+    const text = stripVTControlCharacters(chunks.join(''));
+    expect(text).toContain('4210/10000 42%');
+    expect(text).toContain('210/s');
+    expect(text).toContain('docs 16/16 q3');
+    expect(text).toContain('store 4/8');
+    expect(text).toContain('buf 5');
+    expect(text).toContain('cpu 2/2');
+    expect(text).toContain('failed 1');
+    expect(text).not.toContain('draining');
+    current = busy({ draining: true });
+    const before = chunks.length;
+    r.stop();
+    const last = stripVTControlCharacters(chunks.slice(before).join(''));
+    expect(last).toContain('draining');
+    expect(last.endsWith('\n')).toBe(true);
+    for (const line of stripVTControlCharacters(chunks.join('')).split('\n')) expect(line.length).toBeLessThan(100);
+    const after = chunks.length;
+    r.tick();
+    expect(chunks.length).toBe(after);
+  });
+
+  it('renders the one-line form when it fits', () => {
+    const f = figuresOf(busy(), 240);
+    expect(formatBar(f, 120)).toBe(
+      '[########............] 4210/10000 42% 240/s ETA 25s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ failed 1',
+    );
+    expect(formatBar(f, 120, true)).toContain('4210/10000 42% 240/s in 18s');
+    expect(formatBar(figuresOf(busy({ total: undefined }), 240), 120)).toBe(
+      '4210 done 240/s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ failed 1',
+    );
+  });
+
+  it('moves services to a second line, then drops figures, to fit narrow terminals', () => {
+    const many = busy({ draining: true, services: ['docs', 'store', 'search', 'thumbs', 'geo'].map((n) => svcStats(n, 16, 8, 2)) });
+    for (const columns of [30, 40, 60, 80, 100]) {
+      const out = formatBar(figuresOf(many, 240), columns);
+      const lines = out.split('\n');
+      expect(lines.length).toBeLessThanOrEqual(2);
+      for (const line of lines) expect(line.length).toBeLessThan(columns);
+      expect(lines[0]).toContain('4210/10000');
+      if (columns >= 60) expect(lines[0]).toContain('draining');
+    }
+    expect(formatBar(figuresOf(many, 240), 60).split('\n')[1]).toMatch(/^docs 8\/16 q2 │ .* │ \+\d$/);
+  });
+});
+
+/** `name{labels} value` lines of a Prometheus text exposition. */
+function samples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+function valueOf(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const hit = samples(text).find(
+    (s) => s.name === name && Object.keys(labels).length === Object.keys(s.labels).length && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+  return hit?.value;
+}
+
+function refused(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+describe('metrics', () => {
+  let server: MetricsServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('serves gauges, counters and the attempt histogram of a real service on 127.0.0.1', async () => {
+    const docs = service('docs', { limit: 4, retry: 1 });
+    let unsubscribed = 0;
+    const watched: Service = {
+      name: docs.name,
+      limit: docs.limit,
+      call: (attempt, options) => docs.call(attempt, options),
+      stats: () => docs.stats(),
+      observe: (listener) => {
+        const off = docs.observe(listener);
+        return () => {
+          unsubscribed += 1;
+          off();
+        };
+      },
+    };
+    let snapshots = 0;
+    server = await startMetrics({
+      port: 0,
+      services: [watched],
+      snapshot: () => {
+        snapshots += 1;
+        return snap({ done: 4, failed: 1, total: 10, stats: stats({ buffered: 3, cpuCapacity: [2], cpuRunning: [1], pulled: 6, open: 2 }), services: [docs.stats()] });
+      },
+    });
+    expect(server.port).toBeGreaterThan(0);
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}/metrics`);
+
+    for (let i = 0; i < 3; i++) await expect(docs.call(() => i)).resolves.toBe(i);
+    const reset = Object.assign(new Error('x'), { code: 'ECONNRESET' });
+    await expect(
+      docs.call(() => {
+        throw reset;
+      }),
+    ).rejects.toBe(reset);
+    for (const outcome of [{ ok: true }, { ok: true }, { ok: true }, { ok: false, stage: 'fetch' }]) server.recordOutcome(outcome);
+
+    const res = await fetch(server.url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
+    const text = await res.text();
+    expect(snapshots).toBe(1); // every gauge of one scrape reads the same snapshot
+    const p = 'sluice_';
+    const docsL = { service: 'docs' };
+    const expected: [string, Record<string, string>, number][] = [
+      ['service_limit', docsL, 4], ['service_in_flight', docsL, 0], ['service_queued', docsL, 0],
+      ['service_calls_total', docsL, 4], ['service_retries_total', docsL, 0], ['service_failed_calls_total', docsL, 1],
+      ['service_retry_after_pauses_total', docsL, 0],
+      ['service_attempts_total', { ...docsL, outcome: 'success' }, 3],
+      ['service_attempts_total', { ...docsL, outcome: 'dropped' }, 1],
+      ['service_attempts_total', { ...docsL, outcome: 'ignore' }, 0],
+      ['service_attempt_duration_seconds_count', { ...docsL, outcome: 'success' }, 3],
+      ['service_attempt_duration_seconds_count', { ...docsL, outcome: 'dropped' }, 1],
+      ['service_attempt_duration_seconds_bucket', { ...docsL, outcome: 'success', le: '30' }, 3],
+      ['service_attempt_duration_seconds_bucket', { ...docsL, outcome: 'success', le: '+Inf' }, 3],
+      ['outcomes_total', { result: 'completed' }, 3], ['outcomes_total', { result: 'failed', stage: 'fetch' }, 1],
+      ['stage_capacity', { stage: 'cpu0', kind: 'cpu' }, 2], ['stage_running', { stage: 'cpu0', kind: 'cpu' }, 1],
+      ['stage_active', { stage: 'fetch', kind: 'io' }, 12],
+      ['stage_tasks_total', { stage: 'fetch', kind: 'io', result: 'failed' }, 2],
+      ['buffer_size', { buffer: 'fetch→cpu0' }, 3], ['buffer_bound', { buffer: 'output' }, 16],
+      ['buffered_payloads', {}, 3], ['tasks_pulled_total', {}, 6], ['tasks_open', {}, 2], ['draining', {}, 0], ['input_tasks', {}, 10],
+    ];
+    for (const [name, labels, value] of expected) expect([name, labels, valueOf(text, p + name, labels)]).toEqual([name, labels, value]);
+    expect(text).toContain('# TYPE sluice_service_attempts_total counter');
+    expect(text).toContain('# TYPE sluice_service_limit gauge');
+    expect(valueOf(text, `${p}process_resident_memory_bytes`)).toBeGreaterThan(0);
+
+    // Counters follow the stats without counting twice.
+    await docs.call(() => 'again');
+    const again = await (await fetch(server.url)).text();
+    expect(snapshots).toBe(2);
+    expect(valueOf(again, `${p}service_attempts_total`, { service: 'docs', outcome: 'success' })).toBe(4);
+    expect(valueOf(again, `${p}service_calls_total`, { service: 'docs' })).toBe(5);
+    expect(valueOf(again, `${p}service_attempt_duration_seconds_count`, { service: 'docs', outcome: 'success' })).toBe(4);
+    expect(valueOf(again, `${p}outcomes_total`, { result: 'completed' })).toBe(3);
+
+    expect((await fetch(`http://127.0.0.1:${server.port}/`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${server.port}/metricsx`)).status).toBe(404);
+    expect((await fetch(server.url, { method: 'POST' })).status).toBe(405);
+    expect(await refused(server.port, '::1')).toBe(true); // loopback IPv4 only, not every interface
+
+    const port = server.port;
+    const closing = server.close();
+    expect(server.close()).toBe(closing);
+    await closing;
+    expect(unsubscribed).toBe(1);
+    expect(await refused(port, '127.0.0.1')).toBe(true);
+  });
+
+  it('leaves input_tasks out when the total is unknown, and takes a prefix', async () => {
+    server = await startMetrics({ port: 0, services: [], prefix: 'job_', snapshot: () => snap({ done: 0, draining: true }) });
+    const text = await (await fetch(server.url)).text();
+    expect(valueOf(text, 'job_input_tasks')).toBeUndefined();
+    expect(valueOf(text, 'job_draining')).toBe(1);
+    expect(text).not.toContain('sluice_');
+  });
+
+  it('rejects a bad port or prefix with an option error', async () => {
+    for (const options of [
+      { port: -1, services: [], snapshot: () => snap({ done: 0 }) },
+      { port: 1.5, services: [], snapshot: () => snap({ done: 0 }) },
+      { port: 0, services: [], prefix: 'bad-prefix', snapshot: () => snap({ done: 0 }) },
+    ]) {
+      await expect(startMetrics(options)).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION });
+    }
+  });
+});
