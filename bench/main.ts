@@ -12,10 +12,11 @@
  * round before taking medians. A run that fails (task errors, timeout, RSS over the limit, crash)
  * is recorded as such and left out of the medians.
  *
- *   npm run bench -- [--scenario core|adaptive|all] [--runs 3] [--n 1000,10000] [--only sluice,plimit-await] [--quick] [--noop 20000]
+ *   npm run bench -- [--scenario core|adaptive|bridge|all] [--runs 3] [--n 1000,10000] [--only sluice,plimit-await] [--quick] [--noop 20000]
  *
  * `--scenario` (default all) picks this core bench, the adaptive-limit bench (bench/adaptive.ts,
- * which takes --runs, --quick and, with --scenario adaptive, --only), or both in turn.
+ * which takes --runs, --quick and, with --scenario adaptive, --only), the bridge bench
+ * (bench/bridge.ts, which takes --runs, --quick and --threads), or all of them in turn.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -48,7 +49,10 @@ const { values: flags } = parseArgs({
     scenario: { type: 'string', default: 'all' },
   },
 });
-if (!['core', 'adaptive', 'all'].includes(flags.scenario)) throw new Error(`--scenario: expected core, adaptive or all, got "${flags.scenario}"`);
+if (!['core', 'adaptive', 'bridge', 'all'].includes(flags.scenario)) {
+  throw new Error(`--scenario: expected core, adaptive, bridge or all, got "${flags.scenario}"`);
+}
+const scenario = (name: string): boolean => flags.scenario === name || flags.scenario === 'all';
 
 const only = flags.only?.split(',').map((s) => s.trim());
 const cfg: Config = {
@@ -207,13 +211,22 @@ async function main(): Promise<void> {
   save(true);
 }
 
-if (flags.scenario !== 'adaptive') await main();
-if (flags.scenario !== 'core') {
+if (scenario('core')) await main();
+if (scenario('adaptive')) {
   const { runAdaptive } = await import('./adaptive.js');
   await runAdaptive({
     ...(flags.runs !== undefined ? { runs: Number(flags.runs) } : {}),
     quick: flags.quick,
     ...(flags.scenario === 'adaptive' && only !== undefined ? { only } : {}),
+    command: cfg.command,
+  });
+}
+if (scenario('bridge')) {
+  const { runBridge } = await import('./bridge.js');
+  await runBridge({
+    ...(flags.runs !== undefined ? { runs: Number(flags.runs) } : {}),
+    quick: flags.quick,
+    threads: Number(flags.threads),
     command: cfg.command,
   });
 }

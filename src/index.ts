@@ -40,3 +40,12 @@ export { ADAPTIVE_DEFAULT, createLimit } from './limits/index.js';
 export { SluiceTaskError } from './run.js';
 export { defineJob, isJob } from './job.js';
 export type { Job, JobContext, JobDefinition, JobInput, JobOptions } from './job.js';
+export type {
+  Exposed,
+  ExposedFunction,
+  Host,
+  HostCallContext,
+  TaskProgress,
+  WorkerContext,
+  WorkerFunction,
+} from './bridge/types.js';

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SluiceOptionError } from './errors.js';
 import { isService, type Service } from './services/service.js';
 import type { IoFunction, Stage } from './stages/types.js';
+import type { Exposed, ExposedFunction, TaskProgress } from './bridge/types.js';
 
 export interface ExecutorOptions {
   /** The stages every task runs through, in order. At least one. */
@@ -69,6 +70,9 @@ export interface ResolvedCpuStage {
   readonly exportName: string;
   readonly transfer: boolean;
   readonly resourceLimits: Record<string, number> | undefined;
+  /** A frozen, null-prototype copy of the exposed functions; undefined when there are none. */
+  readonly expose: Exposed | undefined;
+  readonly onProgress: ((event: TaskProgress) => void) | undefined;
 }
 
 export type ResolvedStage = ResolvedIoStage | ResolvedCpuStage;
@@ -85,7 +89,7 @@ export interface ResolvedOptions {
 }
 
 const IO_KEYS = new Set(['kind', 'name', 'fn', 'concurrency', 'service']);
-const CPU_KEYS = new Set(['kind', 'name', 'file', 'threads', 'exportName', 'transfer', 'resourceLimits']);
+const CPU_KEYS = new Set(['kind', 'name', 'file', 'threads', 'exportName', 'transfer', 'resourceLimits', 'expose', 'onProgress']);
 const KNOWN_OPTIONS = new Set(['stages', 'buffer', 'outputBuffer', 'ordered', 'window', 'stopOnError']);
 
 export function resolveOptions(raw: ExecutorOptions): ResolvedOptions {
@@ -147,6 +151,10 @@ function resolveStage(raw: unknown, path: string): ResolvedStage {
     if (limits !== undefined && (limits === null || typeof limits !== 'object')) {
       throw new SluiceOptionError(`${path}.resourceLimits`, 'an object of worker resource limits', limits);
     }
+    const expose = resolveExpose(s.expose, `${path}.expose`);
+    if (s.onProgress !== undefined && typeof s.onProgress !== 'function') {
+      throw new SluiceOptionError(`${path}.onProgress`, 'a function ({ stage, index, task, value }) => void', s.onProgress);
+    }
     return {
       kind: 'cpu',
       name: s.name,
@@ -155,9 +163,30 @@ function resolveStage(raw: unknown, path: string): ResolvedStage {
       exportName,
       transfer,
       resourceLimits: limits as Record<string, number> | undefined,
+      expose,
+      onProgress: s.onProgress as ((event: TaskProgress) => void) | undefined,
     };
   }
   throw new SluiceOptionError(`${path}.kind`, '"io" or "cpu"', s.kind);
+}
+
+/** A cpu stage's `expose`: a plain object of functions, copied so later edits cannot desync the workers' list of names. */
+function resolveExpose(raw: unknown, path: string): Exposed | undefined {
+  if (raw === undefined) return undefined;
+  const proto: unknown = raw !== null && typeof raw === 'object' ? Object.getPrototypeOf(raw) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new SluiceOptionError(path, 'a plain object of functions, e.g. { lookup(id) { ... } }', raw);
+  }
+  const copy = Object.create(null) as Record<string, ExposedFunction>;
+  for (const key of Object.keys(raw as object)) {
+    const fn = (raw as Record<string, unknown>)[key];
+    if (key === 'then') {
+      throw new SluiceOptionError(`${path}.then`, 'another name (a host object with `then` would look like a promise to workers)', fn);
+    }
+    if (typeof fn !== 'function') throw new SluiceOptionError(`${path}.${key}`, 'a function', fn);
+    copy[key] = fn as ExposedFunction;
+  }
+  return Object.keys(copy).length > 0 ? Object.freeze(copy) : undefined;
 }
 
 function resolveWorkerFile(raw: unknown, path: string): string {

@@ -125,4 +125,20 @@ describe('the sluice executable', () => {
     // It exited through the summary, not through the forced exit.
     expect(run.stderr()).toMatch(/"type":"summary".*"interruptedBy":"SIGINT"/);
   });
+
+  it('serves Prometheus metrics on 127.0.0.1 during a run (--metrics-port 0)', async () => {
+    const log = join(dir, 'tasks.log');
+    const run = start(['run', slowJob, '--output', join(dir, 'out.jsonl'), '--log', 'none', '--metrics-port', '0'], { SLUICE_TEST_LOG: log });
+    await until('the metrics address is printed', () => /metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(run.stderr()), run);
+    await until('some tasks are done', () => logged(log, 'done').length >= 5, run);
+    const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(run.stderr())![1]!;
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toMatch(/^sluice_stage_capacity\{stage="work",kind="io"\} 4$/m);
+    expect(text).toMatch(/^sluice_outcomes_total\{result="completed"\} \d+$/m);
+    expect(text).toContain('process_resident_memory_bytes');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(130);
+  });
 });

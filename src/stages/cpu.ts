@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
-import { ErrorCodes, SluiceWorkerError } from '../errors.js';
+import { StageBridge } from '../bridge/main.js';
+import { ErrorCodes, SluiceBridgeError, SluiceWorkerError } from '../errors.js';
 import type { ResolvedCpuStage } from '../options.js';
 import { collectTransferables } from '../transfer.js';
 import { deserializeError, type EntryData, type Envelope } from '../worker/envelope.js';
@@ -20,11 +21,17 @@ function entryFile(): string {
 export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
   let pool: Piscina | undefined;
   const { name, capacity } = stage;
+  const bridge = stageBridge(stage);
 
   function getPool(): Piscina {
     if (pool) return pool;
     const entry = entryFile();
-    const workerData: EntryData = { file: stage.file, exportName: stage.exportName, transfer: stage.transfer };
+    const workerData: EntryData = {
+      file: stage.file,
+      exportName: stage.exportName,
+      transfer: stage.transfer,
+      ...(bridge ? { bridge: bridge.data } : {}),
+    };
     pool = new Piscina({
       filename: entry,
       minThreads: capacity,
@@ -38,6 +45,7 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
     // A thread that dies with no task on it is replaced by Piscina; without a listener the
     // 'error' event would take the whole process down. Tasks that a death affects fail on their own.
     pool.on('error', () => undefined);
+    bridge?.attach(pool);
     return pool;
   }
 
@@ -47,9 +55,11 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
     capacity,
     async run(input, ctx) {
       const transferList = stage.transfer ? collectTransferables(input) : [];
+      // Only a bridged stage wraps the input: a plain stage sends it exactly as it is.
+      const task = bridge?.open(ctx);
       let envelope: Envelope;
       try {
-        envelope = (await getPool().run(input, {
+        envelope = (await getPool().run(task ? task.message(input) : input, {
           signal: ctx.signal,
           ...(transferList.length > 0 ? { transferList: transferList as never } : {}),
         })) as Envelope;
@@ -61,6 +71,9 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
           `the worker thread running task #${ctx.index} stopped before it answered (${messageOf(error)}); the pool replaced it`,
           error,
         );
+      } finally {
+        // Done, thrown, crashed or aborted: deliver the task's last progress, then forget the task.
+        task?.close();
       }
       if (envelope.ok) return envelope.value;
       const cause = deserializeError(envelope.error);
@@ -74,8 +87,33 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
       const p = pool;
       pool = undefined;
       if (p) await p.destroy();
+      bridge?.detach();
     },
   };
+}
+
+/** The bridge of a stage that declares `expose` or `onProgress`; undefined for a plain stage. */
+function stageBridge(stage: ResolvedCpuStage): StageBridge | undefined {
+  const { name, expose, onProgress } = stage;
+  if (expose === undefined && onProgress === undefined) return undefined;
+  let warned = false;
+  return new StageBridge({
+    stage: name,
+    expose,
+    onProgress,
+    onListenerError(error) {
+      // The listener is the job's own main-thread code: its failure says nothing about the task,
+      // so the task goes on. Say so once, where the user will see it, rather than on every event.
+      if (warned) return;
+      warned = true;
+      process.emitWarning(
+        new SluiceBridgeError(
+          `cpu stage "${name}": onProgress threw (${messageOf(error)}); the tasks go on, and later errors of this listener are not reported`,
+          { cause: error },
+        ),
+      );
+    },
+  });
 }
 
 function messageOf(error: unknown): string {

@@ -1,4 +1,5 @@
 /** The shapes of stages as users declare them, and the context an io function receives. */
+import type { Exposed, TaskProgress } from '../bridge/types.js';
 import type { Attempt, Service } from '../services/service.js';
 
 /** What an io function receives besides its input. */
@@ -67,6 +68,22 @@ export interface CpuOptions {
     readonly codeRangeSizeMb?: number;
     readonly stackSizeMb?: number;
   };
+  /**
+   * Main-thread functions the stage's workers may call, by name, through comlink
+   * (`await ctx.host<typeof api>().lookup(id)` in the worker). Each is called with the worker's
+   * arguments and `this` = `{ stage, index, task, signal }`, the signal aborted when the task ends;
+   * arguments and results are copied. Have them call services through `service.call(...)`, so
+   * the workers' I/O shares the service's limiter. A plain object of functions.
+   * @default undefined: workers get the bare input, and `ctx.host()` throws
+   */
+  readonly expose?: Exposed;
+  /**
+   * Receives each `ctx.progress(value)` of the stage's workers: in order per task, all of a task's
+   * before its outcome, none after. If it throws (or rejects), the task goes on and the error is
+   * reported once per stage as a process warning (a `SluiceBridgeError`).
+   * @default undefined: `ctx.progress()` is a no-op
+   */
+  readonly onProgress?: (event: TaskProgress) => void;
 }
 
 export interface CpuStage {
@@ -78,6 +95,8 @@ export interface CpuStage {
   readonly exportName?: string;
   readonly transfer?: boolean;
   readonly resourceLimits?: CpuOptions['resourceLimits'];
+  readonly expose?: Exposed;
+  readonly onProgress?: (event: TaskProgress) => void;
 }
 
 export type Stage = IoStage | CpuStage;

@@ -3,20 +3,28 @@
  * `workerData`), calls the chosen export for each task, and answers with an `Envelope`. It moves
  * binary payloads of the result back to the main thread unless the stage opted out.
  *
+ * On a stage that declares `expose` or `onProgress` each task message is a `BridgedTask` (the input,
+ * its index and a task id) and the function gets a context that calls home on the thread's link
+ * (../bridge/worker.ts); on other stages the message is the bare input and the context is one
+ * shared object, so they pay nothing for it.
+ *
  * It stands apart from the pipeline: it imports only piscina's `move`, types and small helpers.
  */
 import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
+import type { BridgedTask, WorkerContext } from '../bridge/types.js';
+import { PLAIN_CONTEXT, taskBridges } from '../bridge/worker.js';
 import { collectTransferables } from '../transfer.js';
 import { isTypeScript, registerTypeScript } from '../typescript.js';
 import { serializeError, type EntryData, type Envelope, type FailureKind } from './envelope.js';
 
-type Handler = (input: unknown) => unknown;
+type Handler = (input: unknown, ctx: WorkerContext) => unknown;
 
 const kTransferable = Symbol.for('Piscina.transferable');
 const kValue = Symbol.for('Piscina.valueOf');
 
 const data = workerData as EntryData;
+const openBridge = data.bridge ? taskBridges(data.bridge) : undefined;
 
 class LoadFailure {
   constructor(
@@ -45,14 +53,20 @@ const handler: Promise<Handler | LoadFailure> = (isTypeScript(data.file) ? regis
   (error: unknown) => new LoadFailure('load', error),
 );
 
-export default async function runTask(input: unknown): Promise<unknown> {
+export default async function runTask(message: unknown): Promise<unknown> {
+  const bridge = openBridge?.(message as BridgedTask);
   const fn = await handler;
-  if (fn instanceof LoadFailure) return failure(fn.kind, fn.error);
+  if (fn instanceof LoadFailure) {
+    bridge?.end();
+    return failure(fn.kind, fn.error);
+  }
   let value: unknown;
   try {
-    value = await fn(input);
+    value = await (bridge ? fn(bridge.input, bridge.context) : fn(message, PLAIN_CONTEXT));
   } catch (error) {
     return failure('throw', error);
+  } finally {
+    bridge?.end();
   }
   let transferList: unknown[] = [];
   if (value !== null && typeof value === 'object' && kTransferable in value && kValue in value) {

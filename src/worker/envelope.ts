@@ -3,6 +3,7 @@
  * rejection from Piscina itself can only mean the thread died (or the task was aborted), and a
  * thrown error keeps its `code` and other own properties, which structured clone would drop.
  */
+import type { BridgeData } from '../bridge/types.js';
 
 export type FailureKind = 'throw' | 'load' | 'export';
 
@@ -26,6 +27,8 @@ export interface EntryData {
   readonly file: string;
   readonly exportName: string;
   readonly transfer: boolean;
+  /** Present only on stages that declare `expose` or `onProgress`: each task message is then a `BridgedTask`. */
+  readonly bridge?: BridgeData;
 }
 
 export function serializeError(error: unknown, depth = 0): SerializedError {

@@ -27,7 +27,7 @@ export function createProgressBar(options: ProgressBarOptions): Reporter {
   const { snapshot, figures, stream } = options;
   const log = createLogUpdate(stream);
   return createTicker((final) => {
-    log(formatBar(figures(snapshot()), stream.columns ?? OBSERVE_DEFAULTS.columns, final));
+    log(formatBar(figures(snapshot()), stream.columns || OBSERVE_DEFAULTS.columns, final));
     if (final) log.done();
   }, options.intervalMs);
 }
