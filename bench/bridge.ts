@@ -18,20 +18,19 @@
  *  (c) for reference, what the design avoided: creating and closing one MessageChannel on the main
  *      thread (a channel per task would also pay moving its port and the worker's end), µs each,
  *      measured in a loop of N after the rounds.
- * Outputs bench/results/bridge.{json,md}; dev runs (--quick, --n, --calls, T≠2, --runs below 3) write
- * bridge-dev.{json,md}.tmp, or --out NAME.{json,md}.
- *
- *   npm run bench -- --scenario bridge [--runs 5] [--quick]
- *   node --import tsx bench/bridge.ts [--runs 5] [--quick] [--n 20000] [--calls 10] [--threads 2] [--out name]
+ * The scenario wrapper is bench/scenarios/bridge.ts: `npm run bench -- --scope bridge`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { MessageChannel } from 'node:worker_threads';
 import { createExecutor, cpu, type Executor } from 'sluice';
 import { NOOP_TASK } from './common.js';
-import { median } from './report.js';
+
+function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 
 const RESULTS = new URL('./results/', import.meta.url);
 const CALLS_TASK = new URL('./workers/bridge.ts', import.meta.url);
@@ -44,8 +43,7 @@ export interface BridgeOptions {
   /** M: host calls per task in (b). */
   readonly calls?: number;
   readonly threads?: number;
-  readonly out?: string;
-  readonly command: string;
+  readonly log: (line: string) => void;
 }
 
 interface Variant {
@@ -89,14 +87,11 @@ function paired(samples: readonly Sample[], a: string, b: string, f: (x: Sample,
   return median(xs);
 }
 
-export async function runBridge(o: BridgeOptions): Promise<void> {
+export async function measureBridge(o: BridgeOptions) {
   const runs = o.runs ?? (o.quick ? 1 : 5);
   const n = o.n ?? (o.quick ? 2000 : 20_000);
   const m = o.calls ?? 10;
   const threads = o.threads ?? 2;
-  const official = !o.quick && o.n === undefined && o.calls === undefined && threads === 2 && runs >= 3 && o.out === undefined;
-  const name = o.out ?? (official ? 'bridge' : 'bridge-dev');
-  const suffix = official || o.out !== undefined ? '' : '.tmp';
   const nCalls = Math.max(1, Math.round(n / m));
   const stage = (file: URL, bridged: boolean) =>
     createExecutor<number, number>({
@@ -115,7 +110,7 @@ export async function runBridge(o: BridgeOptions): Promise<void> {
       for (const v of rotate(variants, round - 1)) {
         const r = await drain(v, v.n);
         samples.push({ round, variant: v.name, n: v.n, ...r });
-        console.error(`[round ${round}] ${v.name} N=${v.n}: ${r.wallMs.toFixed(0)} ms wall, ${r.cpuMs.toFixed(0)} ms CPU${r.failed ? `, ${r.failed} failed` : ''}`);
+        o.log(`  [round ${round}] ${v.name} N=${v.n}: ${r.wallMs.toFixed(0)} ms wall, ${r.cpuMs.toFixed(0)} ms CPU${r.failed ? `, ${r.failed} failed` : ''}`);
       }
     }
   } finally {
@@ -156,15 +151,8 @@ export async function runBridge(o: BridgeOptions): Promise<void> {
     hostCallCpuUs: paired(samples, `calls-${m}`, 'calls-0', (x, y) => perCallUs(x, y, 'cpuMs')),
     messageChannelUs: median(channelUs),
   };
-  const config = { runs, n, nCalls, callsPerTask: m, threads, node: process.version, command: o.command };
-  mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(new URL(`${name}.json${suffix}`, RESULTS), `${JSON.stringify({ config, figures, rows, samples }, null, 2)}\n`);
-  const md = [
-    '# sluice bridge bench',
-    '',
-    `\`${o.command}\` — ${runs} round(s), medians; one process, T=${threads} threads per stage, every variant warmed up first, ` +
-      'variants rotated per round, differences and ratios paired within a round. CPU = the process\'s CPU clock (all threads).',
-    '',
+  const config = { runs, n, nCalls, callsPerTask: m, threads, node: process.version };
+  const table = [
     '| variant | tasks | host calls/task | ok runs | wall ms | tasks/s | wall µs/task | CPU µs/task |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
@@ -172,8 +160,6 @@ export async function runBridge(o: BridgeOptions): Promise<void> {
         `| ${r.variant} | ${r.n} | ${r.callsPerTask} | ${r.okRuns}/${r.runs} | ${fmt(r.wallMs, 0)} | ${fmt(r.tasksPerS, 0)} | ` +
         `${fmt(r.wallUsPerTask, 1)} | ${fmt(r.cpuUsPerTask, 1)} |`,
     ),
-    '',
-    '## Figures',
     '',
     `- (a) bridge declared but unused (\`expose\`, no call), over a plain stage: **${fmt(figures.bridgeOverheadWallUsPerTask, 1)} µs/task** of wall ` +
       `(${fmt(figures.bridgedOverPlainWall)}× the plain stage's wall), ${fmt(figures.bridgeOverheadCpuUsPerTask, 1)} µs/task of CPU.`,
@@ -186,30 +172,6 @@ export async function runBridge(o: BridgeOptions): Promise<void> {
     'plain = bench/workers/noop.ts with no bridge options: its task message is the bare input. bridged = the same',
     'module with `expose: { noop }`: the input wrapped as `{ input, index, id }`, one BroadcastChannel per thread opened',
     'once. calls-0 / calls-M = bench/workers/bridge.ts on a bridged stage, making 0 or M sequential `host().noop()` calls.',
-    '',
   ].join('\n');
-  writeFileSync(new URL(`${name}.md${suffix}`, RESULTS), md);
-  process.stdout.write(md);
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({
-    options: {
-      runs: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      n: { type: 'string' },
-      calls: { type: 'string' },
-      threads: { type: 'string' },
-      out: { type: 'string' },
-    },
-  });
-  await runBridge({
-    ...(values.runs !== undefined ? { runs: Number(values.runs) } : {}),
-    quick: values.quick,
-    ...(values.n !== undefined ? { n: Number(values.n) } : {}),
-    ...(values.calls !== undefined ? { calls: Number(values.calls) } : {}),
-    ...(values.threads !== undefined ? { threads: Number(values.threads) } : {}),
-    ...(values.out !== undefined ? { out: values.out } : {}),
-    command: ['node --import tsx bench/bridge.ts', ...process.argv.slice(2)].join(' '),
-  });
+  return { config, figures, rows, samples, table };
 }

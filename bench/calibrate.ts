@@ -31,3 +31,18 @@ export function calibrate(targetMs: number, sizeBytes: number): Calibration {
   const taskMs = cpuTime(100, () => hashRounds(doc, rounds));
   return { rounds, passMs, taskMs };
 }
+
+/**
+ * The same for several target costs over one payload size, each task timed for about `budgetMs`
+ * of CPU in all (at least 3 calls), so a 20 ms step does not take 100 × 20 ms to calibrate.
+ */
+export function calibrateMany(targetsMs: readonly number[], sizeBytes: number, budgetMs = 150): Calibration[] {
+  const doc = generateDocument(1, sizeBytes);
+  cpuTime(200, () => hashRounds(doc, 1));
+  const passMs = cpuTime(400, () => hashRounds(doc, 1));
+  return targetsMs.map((targetMs) => {
+    const rounds = Math.max(1, Math.round(targetMs / passMs));
+    const reps = Math.max(3, Math.ceil(budgetMs / Math.max(targetMs, 0.1)));
+    return { rounds, passMs, taskMs: cpuTime(reps, () => hashRounds(doc, rounds)) };
+  });
+}

@@ -10,9 +10,13 @@
  * completed or failed (with its cause). Only if draining takes longer than `--drain-ms` is the run
  * aborted, and the tasks without an outcome are counted as aborted. No warm-up: the limit starts
  * where a user's would, and the first phase's ramp is measured as its recovery time.
- * Every `--sample-ms` it records completions, failures, the service's limit and in-flight attempts.
+ * Every `--sample-ms` it records completions, failures, the service's limit, its attempts in flight
+ * and the HTTP requests outstanding.
  *
- *   node --import tsx bench/adaptive/child.ts --strategy gradient2 --url http://127.0.0.1:PORT
+ * The simulator's URL comes with the `start` message (the child is forked while the simulator starts),
+ * or from `--url`.
+ *
+ *   node --import tsx bench/adaptive/child.ts --strategy gradient2 [--url http://127.0.0.1:PORT]
  */
 import { parseArgs } from 'node:util';
 import { createExecutor, io, service } from 'sluice';
@@ -30,12 +34,13 @@ const { values } = parseArgs({
   },
 });
 const name = values.strategy;
-const url = values.url;
+let url = values.url;
 const sampleMs = Number(values['sample-ms']);
 const bucket = kindOf(name) === 'throttle' ? tokenBucket(Number(values.rate)) : undefined;
 if (bucket && !(Number(values.rate) > 0)) throw new Error('--rate: the throttle needs a rate > 0');
 
 const svc = service('sim', { limit: limitOf(name) });
+let outstanding = 0;
 const agent = createAgent(256);
 const ex = createExecutor<number, Buffer>({
   stages: [
@@ -43,7 +48,12 @@ const ex = createExecutor<number, Buffer>({
       'fetch',
       async (id: number, ctx) => {
         if (bucket) await bucket.take(ctx.signal);
-        return fetchBuffer(`${url}/work/${id}`, agent, ctx.signal);
+        outstanding += 1;
+        try {
+          return await fetchBuffer(`${url}/work/${id}`, agent, ctx.signal);
+        } finally {
+          outstanding -= 1;
+        }
       },
       { service: svc },
     ),
@@ -69,7 +79,10 @@ function* ids(): Generator<number> {
 async function main(): Promise<void> {
   await new Promise<void>((resolve) => {
     process.on('message', (m: ToChild) => {
-      if (m.type === 'start') resolve();
+      if (m.type === 'start') {
+        url = m.url ?? url;
+        resolve();
+      }
       if (m.type === 'stop') stopping = true;
     });
     process.send?.({ type: 'ready' } satisfies FromChild);
@@ -80,7 +93,7 @@ async function main(): Promise<void> {
   const series: ChildSample[] = [];
   const sample = (): void => {
     const s = svc.stats();
-    series.push({ t: Math.round(performance.now() - t0), completed, failed, limit: s.limit, inFlight: s.inFlight, dropped: s.dropped });
+    series.push({ t: Math.round(performance.now() - t0), completed, failed, limit: s.limit, inFlight: s.inFlight, outstanding, dropped: s.dropped });
   };
   sample();
   const sampler = setInterval(sample, sampleMs);

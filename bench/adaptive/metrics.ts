@@ -3,7 +3,7 @@
  *
  * - throughput: the batch's completed tasks per second over the phase's steady part (after its
  *   first `transientShare`), from the cumulative counts at the part's ends (linear interpolation);
- * - limit and in-flight attempts: means of the samples in the steady part;
+ * - limit, in-flight attempts and HTTP requests outstanding: means of the samples in the steady part;
  * - service queue: mean of the sampled queue length in the steady part, and the longest queue seen
  *   in the whole phase (the sampler keeps the maximum between samples);
  * - 503s: rejections by the service during the whole phase (both routes; the online share is in
@@ -21,6 +21,8 @@ export interface PhaseMetrics {
   readonly throughput?: number;
   readonly limit?: number;
   readonly inFlight?: number;
+  /** HTTP requests outstanding (mean over the steady part). */
+  readonly outstanding?: number;
   readonly queueMean?: number;
   readonly queueMax?: number;
   readonly rejected?: number;
@@ -95,6 +97,7 @@ export function phaseMetrics(rec: RunRecord, sc: Scenario): PhaseMetrics[] {
       ...opt('throughput', throughput),
       ...opt('limit', mean(steadySamples.map((s) => s.limit))),
       ...opt('inFlight', mean(steadySamples.map((s) => s.inFlight))),
+      ...opt('outstanding', mean(steadySamples.map((s) => s.outstanding))),
       ...simPhase(rec.sim, start, steadyFrom, end),
       ...opt('onlineP50', online?.steady.p50),
       ...opt('onlineP99', online?.steady.p99),

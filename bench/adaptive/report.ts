@@ -1,8 +1,10 @@
 /**
- * Medians over rounds, the issue's targets for every adaptive strategy, the best of them, and the
- * markdown report. Ratios (throughput ÷ the best fixed k, online p99 ÷ the no-batch p99) are paired
- * within a round (both ran in the same round, minutes apart at most), then their median is taken.
+ * Medians over rounds, the checks (structural: nothing lost, the adaptive limit within its bounds;
+ * timing targets: throughput, recovery, online p99) and the markdown tables. Ratios (throughput ÷
+ * the best fixed k, online p99 ÷ the no-batch p99) are paired within a round (both ran in the same
+ * round, a minute apart at most), then their median is taken.
  */
+import type { Check } from '../suite/types.js';
 import { phaseMetrics, type PhaseMetrics } from './metrics.js';
 import { describe, kindOf } from './strategies.js';
 import type { RunRecord, Scenario } from './types.js';
@@ -15,7 +17,7 @@ export function median(xs: readonly number[]): number | undefined {
 }
 
 type Key = Exclude<keyof PhaseMetrics, 'capacity'>;
-const KEYS: readonly Key[] = ['throughput', 'limit', 'inFlight', 'queueMean', 'queueMax', 'rejected', 'onlineP50', 'onlineP99', 'onlineP99Transient', 'onlineErrors', 'recoveryMs'];
+const KEYS: readonly Key[] = ['throughput', 'limit', 'inFlight', 'outstanding', 'queueMean', 'queueMax', 'rejected', 'onlineP50', 'onlineP99', 'onlineP99Transient', 'onlineErrors', 'recoveryMs'];
 
 export interface Row {
   readonly strategy: string;
@@ -25,13 +27,6 @@ export interface Row {
   readonly phases: readonly (Partial<PhaseMetrics> & { thrRatio?: number; p99Ratio?: number })[];
   readonly tasks: { pulled: number; completed: number; failed: number; aborted: number; lost: number; causes: Record<string, number> };
   readonly failures: readonly string[];
-}
-
-export interface Verdict {
-  readonly strategy: string;
-  readonly checks: readonly { readonly name: string; readonly value: string; readonly pass: boolean | undefined }[];
-  readonly passed: number;
-  readonly score: number;
 }
 
 const okRuns = (records: readonly RunRecord[], s: string) => records.filter((r) => r.strategy === s && r.status === 'ok');
@@ -98,67 +93,100 @@ export function compactRecords(records: readonly RunRecord[]): unknown[] {
   return records.map((r) => ({ ...r, sim: columns(r.sim), ...(r.child ? { child: { ...r.child, series: columns(r.child.series) } } : {}) }));
 }
 
-const f = (x: number | undefined, d = 0) => (x === undefined ? 'n/a' : x.toFixed(d));
+const f = (x: number | undefined, d = 0) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+const sec = (ms: number | undefined) => f(ms === undefined ? undefined : ms / 1000, 1);
+const label = (r: Row) => (r.strategy === 'throttle' && r.rate !== undefined ? `throttle ${f(r.rate)}/s` : r.strategy);
 
-export function verdicts(table: readonly Row[], sc: Scenario): Verdict[] {
-  return table.filter((r) => kindOf(r.strategy) === 'adaptive').map((r) => {
-    const checks = [
-      ...r.phases.map((p, i) => ({ name: `phase ${i + 1} (C_s=${p.capacity}) throughput ≥ 0.9 × best fixed k`, value: `${f(p.thrRatio, 2)}×`, pass: p.thrRatio === undefined ? undefined : p.thrRatio >= 0.9 })),
-      ...r.phases.map((p, i) => ({ name: `phase ${i + 1} (C_s=${p.capacity}) online p99 ≤ 1.5 × no batch`, value: `${f(p.p99Ratio, 2)}× (${f(p.onlineP99, 1)} ms)`, pass: p.p99Ratio === undefined ? undefined : p.p99Ratio <= 1.5 })),
-      ...r.phases.slice(1).map((p, i) => ({ name: `phase ${i + 2} recovery (±10% of steady) ≤ 3 s`, value: `${f(p.recoveryMs === undefined ? undefined : p.recoveryMs / 1000, 1)} s`, pass: p.recoveryMs === undefined ? false : p.recoveryMs <= 3000 })),
-      { name: 'zero tasks lost (every task completed or failed with its cause)', value: `${r.tasks.lost} lost, ${r.tasks.aborted} aborted, ${r.ok}/${r.runs} runs ok`, pass: r.tasks.lost === 0 && r.tasks.aborted === 0 && r.ok === r.runs && r.runs > 0 },
-    ];
-    const passed = checks.filter((c) => c.pass === true).length;
-    const score = r.phases.reduce((s, p) => s + Math.min(1, p.thrRatio ?? 0) - Math.max(0, (p.p99Ratio ?? 9) - 1.5) / 3, 0);
-    return { strategy: r.strategy, checks, passed, score };
-  }).sort((a, b) => b.passed - a.passed || b.score - a.score);
+/** The adaptive limit's bounds (the service defaults: `min`, `max`). */
+export interface Bounds {
+  readonly min: number;
+  readonly max: number;
 }
 
-export function markdown(table: readonly Row[], vs: readonly Verdict[], sc: Scenario, command: string, runs: number, svgName: string): string {
-  const best = vs[0];
-  const lines = [
-    '# sluice adaptive bench',
-    '',
-    `\`${command}\` — ${runs} round(s), medians; every run a fresh simulator process and a fresh strategy process.`,
-    '',
-    `Simulator: latency ${sc.latencyMs} ms, C_s = ${sc.capacities.join(' → ')} (${sc.phaseMs / 1000} s each), queue bound ${sc.queueBound} ` +
-      `(past it: 503 with Retry-After ${sc.retryAfterS} s), overload penalty ${sc.overloadPenalty}; online users ${sc.onlineRate} req/s on /online ` +
-      `throughout. Job: one io stage behind \`service('sim', { limit })\`, default timeout and retries (3 attempts), endless input stopped ` +
-      `after the last phase and drained. Steady part of a phase = its last ${f((1 - sc.transientShare) * 100)}%.`,
-    '',
-    ...table.map((r) => `- **${r.strategy}**: ${describe(r.strategy)}${r.rate !== undefined ? ` — ${f(r.rate)} req/s, the best fixed k's phase-1 throughput` : ''}`),
-    '',
+/**
+ * Structural: no task lost, every run finished, the adaptive default failed no task and kept its
+ * limit within [min, max] in every sample. Timing (reported only): the adaptive default against
+ * the best fixed k, its recovery after each capacity change, and the online p99 against no batch.
+ */
+export function checks(table: readonly Row[], records: readonly RunRecord[], sc: Scenario, adaptive: string, bounds: Bounds): Check[] {
+  const batch = table.filter((r) => kindOf(r.strategy) !== 'none');
+  const a = table.find((r) => r.strategy === adaptive);
+  const limits = records.filter((r) => r.strategy === adaptive && r.child).flatMap((r) => r.child!.series.map((s) => s.limit));
+  const [lo, hi] = limits.length ? [Math.min(...limits), Math.max(...limits)] : [Number.NaN, Number.NaN];
+  const phases = a?.phases ?? [];
+  return [
+    {
+      claim: `zero tasks lost: in every run of every strategy, pulled = completed + failed (nothing aborted); ${adaptive} failed none`,
+      pass: batch.length > 0 && batch.every((r) => r.ok === r.runs && r.tasks.lost === 0 && r.tasks.aborted === 0) && a !== undefined && a.tasks.failed === 0,
+      detail: batch.map((r) => `${r.strategy} ${r.tasks.completed}+${r.tasks.failed}/${r.tasks.pulled}${r.tasks.lost ? `, ${r.tasks.lost} lost` : ''}${r.ok < r.runs ? `, ${r.runs - r.ok} run(s) failed: ${r.failures.join('; ')}` : ''}`).join('; '),
+      structural: true,
+    },
+    {
+      claim: `${adaptive}'s limit stays within [min, max] = [${bounds.min}, ${bounds.max}]`,
+      pass: limits.length > 0 && lo >= bounds.min && hi <= bounds.max,
+      detail: `${limits.length} samples (every ${sc.sampleMs} ms), limit from ${f(lo)} to ${f(hi)}`,
+      structural: true,
+    },
+    {
+      claim: `${adaptive}: throughput ≥ 0.9 × the best fixed k, in every phase`,
+      pass: phases.length > 0 && phases.every((p) => (p.thrRatio ?? 0) >= 0.9),
+      detail: phases.map((p, i) => `phase ${i + 1} (C_s=${p.capacity}) ${f(p.thrRatio, 2)}×`).join(', '),
+      structural: false,
+    },
+    {
+      claim: `${adaptive}: back within ±10% of steady throughput ≤ 3 s after each capacity change`,
+      pass: phases.length > 1 && phases.slice(1).every((p) => p.recoveryMs !== undefined && p.recoveryMs <= 3000),
+      detail: phases.slice(1).map((p, i) => `phase ${i + 2} (C_s=${p.capacity}) ${sec(p.recoveryMs)} s`).join(', '),
+      structural: false,
+    },
+    {
+      claim: `${adaptive}: online p99 ≤ 1.5 × the no-batch p99, in every phase`,
+      pass: phases.length > 0 && phases.every((p) => p.p99Ratio !== undefined && p.p99Ratio <= 1.5),
+      detail: phases.map((p, i) => `phase ${i + 1} ${f(p.p99Ratio, 2)}× (${f(p.onlineP99, 1)} ms)`).join(', '),
+      structural: false,
+    },
   ];
-  sc.capacities.forEach((capacity, i) => {
-    lines.push(`## Phase ${i + 1}: C_s = ${capacity} (${(i * sc.phaseMs) / 1000}–${((i + 1) * sc.phaseMs) / 1000} s)`, '',
-      '| strategy | req/s | ÷ best fixed | limit | in flight | queue mean / max | 503s | online p50 / p99 ms | p99 ÷ no batch | p99 first third | recovery s |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const r of table) {
-      const p = r.phases[i]!;
-      const name = r.strategy === 'throttle' && r.rate !== undefined ? `throttle ${f(r.rate)}/s` : r.strategy;
-      lines.push(`| ${name} | ${f(p.throughput)} | ${f(p.thrRatio, 2)} | ${f(p.limit, 1)} | ${f(p.inFlight, 1)} | ${f(p.queueMean, 1)} / ${f(p.queueMax)} | ` +
-        `${f(p.rejected)} | ${f(p.onlineP50, 1)} / ${f(p.onlineP99, 1)} | ${f(p.p99Ratio, 2)} | ${f(p.onlineP99Transient, 1)} | ${f(p.recoveryMs === undefined ? undefined : p.recoveryMs / 1000, 1)} |`);
-    }
-    lines.push('');
-  });
-  lines.push('## Tasks (all rounds)', '', '| strategy | pulled | completed | failed | aborted | lost | failure causes |', '|---|---:|---:|---:|---:|---:|---|');
-  for (const r of table.filter((x) => x.strategy !== 'none')) {
-    const causes = Object.entries(r.tasks.causes).map(([k, v]) => `${v}× ${k}`).join('; ') || '—';
-    lines.push(`| ${r.strategy} | ${r.tasks.pulled} | ${r.tasks.completed} | ${r.tasks.failed} | ${r.tasks.aborted} | ${r.tasks.lost} | ${causes} |`);
-  }
-  for (const r of table.filter((x) => x.failures.length > 0)) lines.push(`- ${r.strategy}: ${r.failures.join('; ')}`);
-  lines.push('', `## Targets${best ? ` — best adaptive: **${best.strategy}** (${best.passed}/${best.checks.length} checks)` : ''}`, '');
-  if (best) lines.push(...best.checks.map((c) => `- ${c.pass === undefined ? 'N/A ' : c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.value}`), '');
-  lines.push('| adaptive strategy | checks passed | ' + (best?.checks.map((_, j) => `#${j + 1}`).join(' | ') ?? '') + ' |',
-    '|---|---:|' + (best?.checks.map(() => ':-:').join('|') ?? '') + '|');
-  for (const v of vs) lines.push(`| ${v.strategy} | ${v.passed}/${v.checks.length} | ${v.checks.map((c) => (c.pass === undefined ? 'n/a' : c.pass ? 'PASS' : 'FAIL')).join(' | ')} |`);
-  lines.push('', 'Columns: **req/s** = the batch\'s completed tasks per second over the steady part; **÷ best fixed** = that ÷ the best',
-    'fixed k of the same round in the same phase (median of per-round ratios); **limit** / **in flight** = the service\'s limit',
-    'and attempts in flight (means over the steady part); **queue** = the simulator\'s queue (mean of 100 ms samples over the',
-    'steady part / longest in the phase); **503s** = the simulator\'s rejections in the whole phase; **online** = the online users\'',
-    'latency over the steady part (timeouts count at 2 s; rejections are errors, not latencies); **p99 first third** = the',
-    'transient right after the change; **recovery** = from the phase start to the end of the first 1 s window from which every',
-    '1 s window of the phase stays within ±10% of the phase\'s steady throughput (phase 1: the ramp from the job\'s start).',
-    '', `![limit and throughput over time](${svgName})`, '');
+}
+
+/** The scenario's tables (no top-level heading). */
+export function markdown(table: readonly Row[], sc: Scenario, runs: number): string {
+  const ph = sc.capacities.map((c, i) => `${i + 1}: C_s=${c}`);
+  const head = (cols: string) => `| strategy | ${sc.capacities.map((_, i) => cols.replaceAll('#', String(i + 1))).join(' | ')} |`;
+  const rule = (n: number) => `|---|${Array.from({ length: sc.capacities.length * n }, () => '---:').join('|')}|`;
+  const batch = table.filter((r) => kindOf(r.strategy) !== 'none');
+  const lines = [
+    `${runs} round(s), medians; each run a fresh simulator process and a fresh strategy process. Simulator: ${sc.latencyMs} ms per request, ` +
+      `C_s = ${sc.capacities.join(' → ')} (${sc.phaseMs / 1000} s each), queue bound ${sc.queueBound} (past it: 503 + Retry-After ${sc.retryAfterS} s), ` +
+      `overload penalty ${sc.overloadPenalty}; online users ${sc.onlineRate} req/s throughout. Steady part of a phase: its last ` +
+      `${f((1 - sc.transientShare) * 100)}%.`,
+    '',
+    ...table.map((r) => `- **${label(r)}**: ${describe(r.strategy)}${r.rate !== undefined ? ` — the best fixed k's phase-1 throughput` : ''}`),
+    '',
+    `**Batch throughput** (req/s over the steady part; ÷ the best fixed k of the same round and phase; 503s in the whole phase), phases ${ph.join(', ')}:`,
+    '',
+    head('req/s # | ÷ best | 503s #'),
+    rule(3),
+    ...batch.map((r) => `| ${label(r)} | ${r.phases.map((p) => `${f(p.throughput)} | ${f(p.thrRatio, 2)} | ${f(p.rejected)}`).join(' | ')} |`),
+    '',
+    '**Online users** (steady part: p50 / p99 ms; p99 ÷ no batch of the same round):',
+    '',
+    head('p50 / p99 # | ÷ none'),
+    rule(2),
+    ...table.map((r) => `| ${label(r)} | ${r.phases.map((p) => `${f(p.onlineP50, 1)} / ${f(p.onlineP99, 1)} | ${f(p.p99Ratio, 2)}`).join(' | ')} |`),
+    '',
+    "**The client** (HTTP requests outstanding at the service, mean over the steady part; recovery: s from the phase's start to steady ±10%, phase 1: the ramp " +
+      'from the job\'s start) **and tasks** (all rounds):',
+    '',
+    `| strategy | requests out ${sc.capacities.map((_, i) => i + 1).join(' / ')} | recovery s ${sc.capacities.map((_, i) => i + 1).join(' / ')} | pulled | completed | failed | lost |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...batch.map((r) => `| ${label(r)} | ${r.phases.map((p) => f(p.outstanding, 1)).join(' / ')} | ${r.phases.map((p) => sec(p.recoveryMs)).join(' / ')} | ` +
+      `${r.tasks.pulled} | ${r.tasks.completed} | ${r.tasks.failed} | ${r.tasks.lost + r.tasks.aborted} |`),
+  ];
+  const causes = batch.filter((r) => Object.keys(r.tasks.causes).length > 0);
+  if (causes.length) lines.push('', ...causes.map((r) => `- ${r.strategy} failures: ${Object.entries(r.tasks.causes).map(([k, v]) => `${v}× ${k}`).join('; ')}`));
+  const failed = table.filter((r) => r.failures.length > 0);
+  if (failed.length) lines.push('', ...failed.map((r) => `- ${r.strategy}: ${r.failures.join('; ')}`));
+  lines.push('', 'Online latencies count timeouts at 2 s; rejections are errors, not latencies. Recovery: the end of the first 1 s window',
+    "from which every 1 s window of the phase stays within ±10% of the phase's steady throughput.");
   return lines.join('\n');
 }

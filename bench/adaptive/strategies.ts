@@ -19,6 +19,14 @@ export const ADAPTIVE = ['aimd', 'vegas', 'gradient2', 'gradient2-windowed', 've
 /** Every strategy, the no-batch baseline first, fixed ones before the throttle (it is tuned on them). */
 export const ALL_STRATEGIES: readonly string[] = ['none', ...FIXED_KS.map((k) => `fixed-${k}`), 'throttle', ...ADAPTIVE];
 
+/**
+ * What the suite's scenario runs: the baseline, the fixed k that were best in the low- and the
+ * high-capacity phases of the full bench (bench/results/adaptive.md, 8 s phases: k=5 at C_s=3,
+ * k=20 at C_s=10), the throttle tuned on them, and the adaptive default. The others (aimd, k=2,
+ * 10, 50, gradient2 and variants) run with `bench/adaptive.ts --only`.
+ */
+export const SCENARIO_STRATEGIES: readonly string[] = ['none', 'fixed-5', 'fixed-20', 'throttle', 'vegas'];
+
 /** Concurrency the throttle may use: far above what any rate here needs. */
 const THROTTLE_CONCURRENCY = 256;
 

@@ -22,6 +22,8 @@ export interface Scenario {
   readonly sampleMs: number;
   /** A phase's first `transientShare` is its transient; the rest its steady part. */
   readonly transientShare: number;
+  /** Online traffic runs alone this long before t = 0, to open its sockets (not measured). */
+  readonly warmupMs: number;
 }
 
 /** One sample of the strategy child: cumulative counts and the limit now. */
@@ -30,8 +32,10 @@ export interface ChildSample {
   readonly completed: number;
   readonly failed: number;
   readonly limit: number;
-  /** Attempts in flight at the service (svc.stats().inFlight). */
+  /** Attempts in flight (svc.stats().inFlight): for the throttle, attempts waiting for a token count too. */
   readonly inFlight: number;
+  /** HTTP requests sent and not yet answered: what the service sees from this client. */
+  readonly outstanding: number;
   /** Dropped attempts so far (503s seen by the batch, timeouts, resets). */
   readonly dropped: number;
 }
@@ -51,8 +55,8 @@ export interface ChildReport {
   readonly drainMs: number;
 }
 
-/** Messages orchestrator → child. */
-export type ToChild = { readonly type: 'start' } | { readonly type: 'stop' };
+/** Messages orchestrator → child. `start` carries the simulator's URL (the child is forked before it is up). */
+export type ToChild = { readonly type: 'start'; readonly url?: string } | { readonly type: 'stop' };
 /** Messages child → orchestrator. */
 export type FromChild = { readonly type: 'ready' } | { readonly type: 'result'; readonly report: ChildReport };
 
