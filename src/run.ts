@@ -287,18 +287,16 @@ export class Run implements AsyncIterableIterator<Outcome> {
   #release(i: number): boolean {
     const state = this.#states[i]!;
     const held = state.held;
-    let moved = false;
-    let k = 0;
-    while (k < held.length) {
+    if (held.length === 0) return false;
+    // Compact in place: what moves on leaves, what stays keeps its order.
+    let kept = 0;
+    for (let k = 0; k < held.length; k++) {
       const f = held[k]!;
-      if (f.outcome !== undefined ? this.#emit(f.outcome) : this.#enqueue(i, f.item)) {
-        held.splice(k, 1);
-        state.active -= 1;
-        moved = true;
-      } else {
-        k += 1;
-      }
+      if (f.outcome !== undefined ? this.#emit(f.outcome) : this.#enqueue(i, f.item)) state.active -= 1;
+      else held[kept++] = f;
     }
+    const moved = kept < held.length;
+    held.length = kept;
     return moved;
   }
 
