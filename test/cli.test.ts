@@ -18,7 +18,13 @@ describe('sluice main(argv, io)', () => {
   it('prints usage with --help and exits 0', async () => {
     const c = capture();
     expect(await main(['--help'], c.io)).toBe(0);
-    expect(c.out.join('\n')).toContain('demo');
+    const help = c.out.join('\n');
+    for (const command of ['run', 'bench', 'config', 'demo']) expect(help).toContain(command);
+    // Every flag of run, with its default.
+    for (const flag of ['--input', '--output', '--threads', '--io', '--buffer', '--[no-]ordered', '--limit', '--log', '--metrics-port', '--config']) {
+      expect(help).toContain(flag);
+    }
+    expect(help).toContain('default: 1000');
   });
 
   it('prints the package version', async () => {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { main as demo } from '../demo/main.js';
 import { benchCommand } from './bench/command.js';
 import { configCommand } from './config/command.js';
+import { runFlagsHelp } from './config/flags.js';
 import type { CliIo } from './io.js';
 import { runCommand } from './run/command.js';
 
@@ -49,6 +50,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     case '--help':
     case 'help':
       io.out(USAGE);
+      io.out('');
+      io.out('Options of run (and config), with their defaults and environment variables:');
+      for (const line of runFlagsHelp()) io.out(line);
       return 0;
     case undefined:
       io.err(USAGE);
