@@ -5,10 +5,10 @@
  * its last PROGRESS line (tasks completed and peaks so far, lower bounds).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { ChildEntry } from './build.js';
 import type { ChildProgress, ChildResult } from './child.js';
 import type { StrategyName, Workload } from './strategies.js';
+import { vmRssMiB } from '../suite/proc.js';
 
 export type Status = 'ok' | 'killed' | 'timeout' | 'crash' | 'errors';
 
@@ -52,14 +52,6 @@ export interface RunOptions {
   readonly timeoutMs: number;
 }
 
-function vmRssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 export function runOnce(o: RunOptions): Promise<RunRecord> {
   const w = o.workload;

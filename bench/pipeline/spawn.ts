@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { ChildResult } from '../common.js';
+import { vmRssMiB } from '../suite/proc.js';
 
 const STRATEGY = fileURLToPath(new URL('../strategy.ts', import.meta.url));
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
@@ -35,14 +36,6 @@ export interface DocServerProcess {
   stop(): Promise<void>;
 }
 
-function vmRssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** Busy CPU time of the whole machine so far (ms), from /proc/stat; NaN off Linux. */
 export function machineBusyMs(): number {

@@ -4,7 +4,7 @@
  * answers the task's start and end on `process.hrtime`, one monotonic clock shared by every thread
  * of the process, so the main thread can take a makespan across threads.
  *
- * It stands apart from the pipeline: it imports only node builtins.
+ * It stands apart from the pipeline: it imports only node builtins and the busy loop (burn.ts).
  */
 import { threadId } from 'node:worker_threads';
 
@@ -17,16 +17,9 @@ export function nowMs(): number {
   return s * 1e3 + ns / 1e6;
 }
 
-/** The busy loop: `iters` rounds of an xorshift; the result is returned so it cannot be elided. */
-export function burn(iters: number): number {
-  let x = 0x9e3779b9 | 0;
-  for (let i = 0; i < iters; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-  }
-  return x;
-}
+import { burn } from './burn.js';
+
+export { burn };
 
 let sink = 0;
 
