@@ -39,6 +39,7 @@ export type { Limit, LimitBounds, LimitSpec, Sample } from './limits/limit.js';
 export { ADAPTIVE_DEFAULT, createLimit } from './limits/index.js';
 export { SluiceTaskError } from './run.js';
 export { defineJob, isJob } from './job.js';
+export { importJob } from './job-import.js';
 export type { Job, JobContext, JobDefinition, JobInput, JobOptions } from './job.js';
 export type {
   Exposed,

@@ -29,3 +29,20 @@ export function registerTypeScript(): Promise<void> {
   });
   return registered;
 }
+
+/**
+ * A hint for a `.ts` module that failed to load because Node took it for CommonJS (its package.json
+ * lacks `"type": "module"`) while it is written as ESM: the errors Node gives do not say so.
+ */
+export function commonJsHint(fileUrlOrPath: string, error: unknown): string {
+  if (!/\.(?:ts|tsx)$/i.test(fileUrlOrPath)) return '';
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = (error as { message?: unknown } | null)?.message;
+  const esmInCjs =
+    code === 'ERR_REQUIRE_CYCLE_MODULE' ||
+    code === 'ERR_REQUIRE_ESM' ||
+    code === 'ERR_REQUIRE_ASYNC_MODULE' ||
+    (typeof message === 'string' && /require\(\) (?:of )?ES Module|Cannot use import statement outside a module/.test(message));
+  if (!esmInCjs) return '';
+  return ' (a .ts file in a package without "type": "module" loads as CommonJS: set "type": "module" in its package.json, or name the file .mts)';
+}

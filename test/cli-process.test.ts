@@ -5,7 +5,7 @@
  * against that: nothing pulled is lost after one SIGINT, nothing completed is lost after two.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,5 +140,19 @@ describe('the sluice executable', () => {
     expect(text).toContain('process_resident_memory_bytes');
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(130);
+  });
+
+  it('says how to fix a .ts job module that Node loads as CommonJS (no "type": "module")', async () => {
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'user', type: 'commonjs' }));
+    const index = new URL('../dist/src/index.js', import.meta.url).href;
+    writeFileSync(
+      join(dir, 'job.ts'),
+      `import { defineJob, io } from ${JSON.stringify(index)};\n` +
+        `export default defineJob({ stages: () => [io('a', (x: unknown) => x, { concurrency: 1 })], input: [1] });\n`,
+    );
+    const run = start(['run', 'job.ts', '--log', 'none']);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain('"type": "module"');
+    expect(run.stderr()).toContain('.mts');
   });
 });

@@ -11,7 +11,7 @@ import type { ResolvedCpuStage } from '../options.js';
 import { collectTransferables } from '../transfer.js';
 import { deserializeError, type EntryData, type Envelope } from '../worker/envelope.js';
 import type { StageRunner } from './runner.js';
-import { isTypeScript, typeScriptEntryExecArgv } from '../typescript.js';
+import { commonJsHint, isTypeScript, typeScriptEntryExecArgv } from '../typescript.js';
 
 function entryFile(): string {
   const compiled = new URL('../worker/entry.js', import.meta.url);
@@ -79,7 +79,12 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
       const cause = deserializeError(envelope.error);
       if (envelope.kind === 'throw') throw cause;
       if (envelope.kind === 'load') {
-        throw new SluiceWorkerError(ErrorCodes.WORKER_LOAD, name, `worker module ${stage.file} failed to load: ${messageOf(cause)}`, cause);
+        throw new SluiceWorkerError(
+          ErrorCodes.WORKER_LOAD,
+          name,
+          `worker module ${stage.file} failed to load: ${messageOf(cause)}${commonJsHint(stage.file, cause)}`,
+          cause,
+        );
       }
       throw new SluiceWorkerError(ErrorCodes.WORKER_EXPORT, name, messageOf(cause), cause);
     },
