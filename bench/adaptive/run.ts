@@ -9,26 +9,16 @@
  * told to stop, the simulator's 100 ms series is read, and the child's report is awaited.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Simulator, StartSimulatorOptions } from '../../src/simulator/client.js';
+import type { Simulator } from '../../src/simulator/client.js';
 import { startOnlineTraffic } from '../../src/simulator/online.js';
 import { kindOf } from './strategies.js';
 import type { ChildReport, FromChild, OnlinePhase, RunRecord, Scenario } from './types.js';
+import { startSimulator } from '../suite/simulator.js';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 const DRAIN_MS = 15_000;
 
-/**
- * The simulator from dist/ when built (`npm run bench` builds first): its child then starts in
- * ~0.3 s instead of 1.5–2.5 s under tsx on a busy 2-core machine. Same code; the source is the fallback.
- */
-const COMPILED = new URL('../../dist/src/simulator/client.js', import.meta.url);
-type Client = typeof import('../../src/simulator/client.js');
-const client: Promise<Client> = existsSync(fileURLToPath(COMPILED))
-  ? (import(COMPILED.href) as Promise<Client>)
-  : import('../../src/simulator/client.js');
-const startSimulator = async (o: StartSimulatorOptions): Promise<Simulator> => (await client).startSimulator(o);
 
 const sleepUntil = (at: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));

@@ -8,10 +8,9 @@
  */
 import { createExecutor, io, service, type Service, type ServiceStats } from 'sluice';
 import { createAgent, fetchBuffer, HttpStatusError } from '../../src/demo/fetch-doc.js';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { Simulator, StartSimulatorOptions } from '../../src/simulator/client.js';
+import type { Simulator } from '../../src/simulator/client.js';
 import type { SimulatorStats } from '../../src/simulator/protocol.js';
+import { startSimulator } from '../suite/simulator.js';
 
 /** The two services: same latency, queue bound and Retry-After; only their capacity differs. */
 export interface SharedSetup {
@@ -94,17 +93,6 @@ export interface SharedRun {
   readonly simB: SimulatorStats;
 }
 
-/**
- * The simulator from dist/ when built (`npm run bench` builds first): its child then starts in
- * ~0.3 s, against 1.5–2.5 s for the TypeScript child under tsx on a busy 2-core machine, and two
- * start per run. Same code either way; the source is the fallback.
- */
-const COMPILED = new URL('../../dist/src/simulator/client.js', import.meta.url);
-type Client = typeof import('../../src/simulator/client.js');
-const client: Promise<Client> = existsSync(fileURLToPath(COMPILED))
-  ? (import(COMPILED.href) as Promise<Client>)
-  : import('../../src/simulator/client.js');
-const startSimulator = async (o: StartSimulatorOptions): Promise<Simulator> => (await client).startSimulator(o);
 
 function counter() {
   let [attempts, rejected, outstanding, peakOutstanding] = [0, 0, 0, 0];
