@@ -24,15 +24,8 @@ import { performance } from 'node:perf_hooks';
 import { MessageChannel } from 'node:worker_threads';
 import { createExecutor, cpu, type Executor } from 'sluice';
 import { NOOP_TASK } from './common.js';
+import { median } from './suite/stats.js';
 
-function median(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const RESULTS = new URL('./results/', import.meta.url);
 const CALLS_TASK = new URL('./workers/bridge.ts', import.meta.url);
 
 export interface BridgeOptions {

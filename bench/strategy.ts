@@ -15,6 +15,7 @@ import { threadCpuMs } from './workers/cpu-task.js';
 import { plimitMain, promiseAll } from './strategies/main-thread.js';
 import { noopBurst, noopRaw, plimitAwait, plimitUnbounded } from './strategies/piscina.js';
 import { noopSluice, sluice } from './strategies/sluice.js';
+import { median } from './suite/stats.js';
 
 export const STRATEGIES: Readonly<Record<string, StrategyFactory>> = {
   'promise-all': promiseAll,
@@ -28,12 +29,6 @@ export const STRATEGIES: Readonly<Record<string, StrategyFactory>> = {
 };
 
 
-function median(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;

@@ -9,7 +9,7 @@ import { formatDuration, formatRate } from '../src/cli/observe/format.js';
 import { formatJsonLine } from '../src/cli/observe/json-log.js';
 import { startMetrics, type MetricsServer } from '../src/cli/observe/metrics.js';
 import { formatBar } from '../src/cli/observe/progress-bar.js';
-import { createReporter, defaultLogMode } from '../src/cli/observe/reporter.js';
+import { createReporter, resolveLogMode } from '../src/cli/observe/reporter.js';
 import type { RunSnapshot } from '../src/cli/observe/snapshot.js';
 
 function stats(o: { buffered?: number; cpuRunning?: number[]; cpuCapacity?: number[]; pulled?: number; open?: number } = {}): ExecutorStats {
@@ -203,8 +203,9 @@ describe('json reporter', () => {
     ];
     for (const f of bad) expect(f).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_OPTION }));
     expect(bad[0]).toThrow(SluiceOptionError);
-    expect(defaultLogMode({ isTTY: true })).toBe('bar');
-    expect(defaultLogMode({})).toBe('none');
+    expect(resolveLogMode('auto', { isTTY: true })).toBe('bar');
+    expect(resolveLogMode('auto', {})).toBe('json');
+    expect(resolveLogMode('none', { isTTY: true })).toBe('none');
   });
 });
 

@@ -8,13 +8,7 @@ import type { Check } from '../suite/types.js';
 import { phaseMetrics, type PhaseMetrics } from './metrics.js';
 import { describe, kindOf } from './strategies.js';
 import type { RunRecord, Scenario } from './types.js';
-
-export function median(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+import { median } from '../suite/stats.js';
 
 type Key = Exclude<keyof PhaseMetrics, 'capacity'>;
 const KEYS: readonly Key[] = ['throughput', 'limit', 'inFlight', 'outstanding', 'queueMean', 'queueMax', 'rejected', 'onlineP50', 'onlineP99', 'onlineP99Transient', 'onlineErrors', 'recoveryMs'];

@@ -6,6 +6,7 @@
 import type { Check, ChartSpec } from '../suite/types.js';
 import type { RunRecord } from './run.js';
 import type { StrategyName } from './strategies.js';
+import { median } from '../suite/stats.js';
 
 export interface Cell {
   readonly strategy: StrategyName;
@@ -28,13 +29,6 @@ export interface Cell {
   /** Killed runs that printed no progress line before the kill (their counters are unknown). */
   readonly silentKills: number;
   readonly bound?: number;
-}
-
-export function median(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export function summarize(records: readonly RunRecord[], strategies: readonly StrategyName[], ns: readonly number[]): Cell[] {

@@ -5,7 +5,8 @@
  */
 import type { Check, ChartSpec } from '../suite/types.js';
 import { UNLIMITED, type StrategyName } from './shapes.js';
-import { median, sluiceBufferBound, vsBestBaseline, type CalibratedShape, type Row, type RunRecord } from './stats.js';
+import { median } from '../suite/stats.js';
+import { sluiceBufferBound, vsBestBaseline, type CalibratedShape, type Row, type RunRecord } from './stats.js';
 
 const fmt = (x: number | undefined, digits = 2) => (x === undefined ? 'n/a' : x.toFixed(digits));
 const kib = (b: number) => `${b / 1024} KiB`;

@@ -6,6 +6,7 @@
 import type { ChildResult } from '../common.js';
 import { boundMs, UNLIMITED, type Shape, type StrategyName } from './shapes.js';
 import type { Status } from './spawn.js';
+import { median } from '../suite/stats.js';
 
 /** A shape with its calibrated CPU step. */
 export interface CalibratedShape extends Shape {
@@ -55,13 +56,6 @@ export interface Row {
   readonly buffered?: number;
   readonly fetching?: number;
   readonly othersCpuPct?: number;
-}
-
-export function median(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const CORES = 2;

@@ -18,6 +18,7 @@ import type { Check, Scenario } from '../suite/types.js';
 import { itersPerMs } from '../overhead/calibrate.js';
 import { constant, cpuRaw, cpuSluice, indices, ioRaw, ioSluice, type Timed, type Variant } from '../overhead/variants.js';
 import { burn } from '../workers/overhead-task.js';
+import { medianOrNaN as median } from '../suite/stats.js';
 
 const THREADS = 2;
 const CONCURRENCY = 16;
@@ -40,12 +41,6 @@ interface Sample extends Timed {
   readonly order: number;
 }
 
-const median = (xs: readonly number[]): number => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const fx = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 
 export const scenario: Scenario = async (options) => {

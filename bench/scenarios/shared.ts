@@ -16,18 +16,13 @@
 import { SERVICE_DEFAULTS } from 'sluice';
 import { runShared, VARIANTS, type SharedRun, type SharedSetup, type Variant } from '../shared/run.js';
 import type { ChartSpec, Check, Scenario } from '../suite/types.js';
+import { medianOrNaN as median } from '../suite/stats.js';
 
 const SETUP: Omit<SharedSetup, 'n'> = { capacityA: 8, capacityB: 2, latencyMs: 20, queueBound: 4, retryAfterS: 1 };
 const N_FULL = 200;
 const N_QUICK = 40;
 const WARMUP_N = 10;
 
-const median = (xs: readonly number[]): number => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const fx = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const rotate = <T>(xs: readonly T[], k: number): T[] => xs.map((_, i) => xs[(i + k) % xs.length]!);
 

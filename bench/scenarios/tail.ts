@@ -21,6 +21,7 @@ import { lowerBound, sequence, contiguousChunks, type SequenceSpec } from '../ta
 import { pullStrategy, sluiceStrategy, staticStrategy, type StrategyName, type TailRun, type TailStrategy } from '../tail/strategies.js';
 import type { Span } from '../workers/tail-spin.js';
 import type { Check, Scenario } from '../suite/types.js';
+import { medianOrNaN as median } from '../suite/stats.js';
 
 const THREADS = 2;
 const SEED = 0x7a11;
@@ -59,12 +60,6 @@ interface Sample {
   readonly idleShare: number;
 }
 
-const median = (xs: readonly number[]): number => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 

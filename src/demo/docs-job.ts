@@ -9,31 +9,30 @@
  *
  * Environment: SLUICE_DEMO_TASKS (default 1000), SLUICE_DEMO_LATENCY_MS (20), SLUICE_DEMO_SIZE (262144).
  */
-import { existsSync } from 'node:fs';
 import { cpu, defineJob, io, SluiceConfigError } from '../index.js';
 import type { Synthesis, SynthesisInput } from '../../workers/synthesize.js';
 import { startDocServer, type DocServer } from './doc-server.js';
+import { DEMO_DEFAULTS, DEMO_RANGES, synthesizeWorker } from './job.js';
 import { createAgent, fetchBuffer } from './fetch-doc.js';
 
-function envInt(name: string, fallback: number, min: number): number {
+/** A demo setting from the environment, in the same range as `sluice demo`'s flag. */
+function envInt(name: string, option: 'tasks' | 'latencyMs' | 'sizeBytes'): number {
   const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined || raw === '') return DEMO_DEFAULTS[option];
+  const { min, max } = DEMO_RANGES[option];
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new SluiceConfigError(name, { kind: 'env', name }, `an integer >= ${min}`, raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new SluiceConfigError(name, { kind: 'env', name }, `an integer from ${min} to ${max}`, raw);
+  }
   return n;
 }
 
-const tasks = envInt('SLUICE_DEMO_TASKS', 1000, 0);
-const latencyMs = envInt('SLUICE_DEMO_LATENCY_MS', 20, 0);
-const sizeBytes = envInt('SLUICE_DEMO_SIZE', 262144, 1);
+const tasks = envInt('SLUICE_DEMO_TASKS', 'tasks');
+const latencyMs = envInt('SLUICE_DEMO_LATENCY_MS', 'latencyMs');
+const sizeBytes = envInt('SLUICE_DEMO_SIZE', 'sizeBytes');
 
 let server: Promise<DocServer> | undefined;
 const agent = createAgent(256);
-
-function worker(): URL {
-  const compiled = new URL('../../workers/synthesize.js', import.meta.url);
-  return existsSync(compiled) ? compiled : new URL('../../workers/synthesize.ts', import.meta.url);
-}
 
 export default defineJob<number, Synthesis>({
   name: 'docs-demo',
@@ -48,7 +47,7 @@ export default defineJob<number, Synthesis>({
       },
       { service: services.docs! },
     ),
-    cpu('synthesize', worker()),
+    cpu('synthesize', synthesizeWorker()),
   ],
   *input() {
     for (let id = 0; id < tasks; id++) yield id;

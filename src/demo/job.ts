@@ -100,7 +100,7 @@ function checkInt(value: unknown, name: NumericOption): number {
 }
 
 /** The worker beside the compiled module (dist/src/demo → dist/workers), else the source file. */
-function synthesizeWorker(): URL {
+export function synthesizeWorker(): URL {
   const compiled = new URL('../../workers/synthesize.js', import.meta.url);
   return existsSync(compiled) ? compiled : new URL('../../workers/synthesize.ts', import.meta.url);
 }

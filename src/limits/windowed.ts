@@ -18,7 +18,6 @@
  */
 import type { Limit, Sample } from './limit.js';
 import { isCount, optionalNumber, optionsObject } from './options.js';
-import { SluiceOptionError } from '../errors.js';
 
 export interface WindowOptions {
   /** Length of a window in ms of the samples' clock. @default 1000 */

@@ -4,17 +4,14 @@
  * combination is one setting. Values are checked here so a typo fails before any run starts.
  */
 import { SluiceConfigError, type ConfigSource } from '../../index.js';
-
-export type IoValue = number | 'adaptive' | 'aimd' | 'vegas' | 'gradient2';
+import { IO_ALGORITHMS, type IoSetting } from '../config/schema.js';
 
 export interface Setting {
   /** Threads of every cpu stage; undefined keeps the job's (or the config's). */
   readonly threads?: number;
   /** Per service (or io stage): its limit. */
-  readonly io: Readonly<Record<string, IoValue>>;
+  readonly io: Readonly<Record<string, IoSetting>>;
 }
-
-const ALGORITHMS = ['adaptive', 'aimd', 'vegas', 'gradient2'] as const;
 
 export function parseThreads(values: readonly string[]): number[] {
   const out: number[] = [];
@@ -28,8 +25,8 @@ export function parseThreads(values: readonly string[]): number[] {
   return [...new Set(out)];
 }
 
-export function parseIoMatrix(values: readonly string[]): Map<string, IoValue[]> {
-  const matrix = new Map<string, IoValue[]>();
+export function parseIoMatrix(values: readonly string[]): Map<string, IoSetting[]> {
+  const matrix = new Map<string, IoSetting[]>();
   for (const value of values) {
     let current: string | undefined;
     for (const raw of value.split(',')) {
@@ -43,22 +40,22 @@ export function parseIoMatrix(values: readonly string[]): Map<string, IoValue[]>
       }
       if (current === undefined) throw bad('io', '--io', 'SERVICE=VALUE[,VALUE...], e.g. docs=8,16,adaptive', token);
       const list = matrix.get(current) ?? [];
-      list.push(parseIoValue(current, setting));
+      list.push(parseIoSetting(current, setting));
       matrix.set(current, list);
     }
   }
   return matrix;
 }
 
-function parseIoValue(service: string, token: string): IoValue {
-  if ((ALGORITHMS as readonly string[]).includes(token)) return token as IoValue;
+function parseIoSetting(service: string, token: string): IoSetting {
+  if ((IO_ALGORITHMS as readonly string[]).includes(token)) return token as IoSetting;
   const n = Number(token);
   if (token !== '' && Number.isInteger(n) && n >= 1) return n;
-  throw bad(`io.${service}`, '--io', `a positive integer or one of ${ALGORITHMS.join(', ')}`, token);
+  throw bad(`io.${service}`, '--io', `a positive integer or one of ${IO_ALGORITHMS.join(', ')}`, token);
 }
 
 /** Every combination of the threads and io values; one setting with nothing when both are empty. */
-export function settingsOf(threads: readonly number[], io: ReadonlyMap<string, readonly IoValue[]>): Setting[] {
+export function settingsOf(threads: readonly number[], io: ReadonlyMap<string, readonly IoSetting[]>): Setting[] {
   let settings: Setting[] = threads.length > 0 ? threads.map((t) => ({ threads: t, io: {} })) : [{ io: {} }];
   for (const [name, values] of io) {
     const next: Setting[] = [];

@@ -13,13 +13,10 @@ import {
   type ServiceOptions,
   type Stage,
 } from '../../index.js';
+import type { IoSetting, SluiceConfig } from '../config/schema.js';
 
-export type IoSetting = number | 'adaptive' | 'aimd' | 'vegas' | 'gradient2';
-
-export interface BuildSettings {
-  readonly threads?: number | undefined;
-  readonly io: Readonly<Record<string, IoSetting>>;
-}
+/** The part of the config that shapes the pipeline. */
+export type BuildSettings = Pick<SluiceConfig, 'threads' | 'io'>;
 
 export interface BuiltJob {
   readonly services: Readonly<Record<string, Service>>;

@@ -45,7 +45,8 @@ export function createReporter(mode: LogMode, options: ReporterOptions): Reporte
   return createJsonLog({ snapshot: options.snapshot, figures, intervalMs, write });
 }
 
-/** The mode to use when none is asked for: the bar on a terminal, nothing otherwise. */
-export function defaultLogMode(stream: { readonly isTTY?: boolean }): LogMode {
-  return stream.isTTY === true ? 'bar' : 'none';
+/** `--log auto` made concrete: the bar on a terminal, JSON lines anywhere else (CI, log files). */
+export function resolveLogMode(mode: LogMode | 'auto', stream: { readonly isTTY?: boolean } | undefined): LogMode {
+  if (mode !== 'auto') return mode;
+  return stream?.isTTY === true ? 'bar' : 'json';
 }

@@ -26,7 +26,7 @@ import { openOutput, type OutcomeSink } from '../io/output.js';
 import { buildJob } from '../job/build.js';
 import { loadJob } from '../job/load.js';
 import { startMetrics, type MetricsServer } from '../observe/metrics.js';
-import { createReporter, type Reporter } from '../observe/reporter.js';
+import { createReporter, resolveLogMode, type Reporter } from '../observe/reporter.js';
 import type { RunSnapshot } from '../observe/snapshot.js';
 import { formatSummary, type RunSummary } from './summary.js';
 import { knownJobInputSize, taskSource } from './tasks.js';
@@ -88,7 +88,7 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     sink = openOutput(config.output, (line) => io.out(line));
   } catch (error) {
     await executor.close();
-    if (error instanceof SluiceError || isFsError(error)) return usageFailure(io, 'run', (error as Error).message);
+    if (error instanceof SluiceError) return usageFailure(io, 'run', error.message);
     throw error;
   }
 
@@ -97,7 +97,6 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
   let failed = 0;
   let rejected = 0;
   let total: number | undefined = knownJobInputSize(job, config.limit);
-  let draining = false;
   let interruptedBy: string | undefined;
   const drain = new AbortController();
   const abort = new AbortController();
@@ -123,11 +122,12 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     failed: failed + rejected,
     stats: executor.stats(),
     services: services.map((s) => s.stats()),
-    draining,
+    draining: drain.signal.aborted,
   });
 
   let metrics: MetricsServer | undefined;
-  const reporter: Reporter = createReporter(logMode(config.log, io), {
+  const logMode = resolveLogMode(config.log, io.stderr);
+  const reporter: Reporter = createReporter(logMode, {
     snapshot,
     intervalMs: config.logIntervalMs,
     ...(io.stderr ? { stream: io.stderr } : {}),
@@ -135,8 +135,7 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
   });
 
   const onSignal = (signal: string): void => {
-    if (!draining) {
-      draining = true;
+    if (!drain.signal.aborted) {
       interruptedBy = signal;
       io.err(`sluice: ${signal}: no new tasks; finishing the ones in flight (${signal} again to abort them)`);
       drain.abort();
@@ -207,17 +206,8 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     ...(interruptedBy !== undefined ? { interruptedBy } : {}),
     ...(runError !== undefined && !(runError instanceof SluiceAbortError) ? { error: runError } : {}),
   };
-  for (const line of formatSummary(summary, config.log === 'json' || logMode(config.log, io) === 'json')) io.err(line);
+  for (const line of formatSummary(summary, logMode === 'json')) io.err(line);
   if (runError !== undefined && !(runError instanceof SluiceError)) throw runError;
   if (interruptedBy !== undefined) return EXIT.interrupted;
   return failed + rejected > 0 || runError !== undefined ? EXIT.failed : EXIT.ok;
-}
-
-function logMode(mode: 'auto' | 'bar' | 'json' | 'none', io: CliIo): 'bar' | 'json' | 'none' {
-  if (mode !== 'auto') return mode;
-  return io.stderr?.isTTY === true ? 'bar' : 'json';
-}
-
-function isFsError(error: unknown): boolean {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
 }

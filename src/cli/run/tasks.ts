@@ -21,46 +21,51 @@ export interface TaskSourceOptions {
 }
 
 export function taskSource(options: TaskSourceOptions): AsyncIterable<unknown> {
-  const { job, file, format, limit, onRejected, onTask } = options;
+  const { limit, onTask } = options;
   return {
     async *[Symbol.asyncIterator]() {
       if (limit !== undefined && limit <= 0) return;
       let taken = 0;
-      if (file !== undefined) {
-        for await (const record of openInput(file, format) as AsyncIterable<InputRecord>) {
-          if ('error' in record) {
-            onRejected(record);
-            continue;
-          }
-          let task: unknown = record.task;
-          if (job.parse) {
-            try {
-              task = job.parse(record.task, record.line);
-            } catch (error) {
-              onRejected({
-                line: record.line,
-                error: new SluiceInputRecordError(file, record.line, 'a record the job\'s parse() accepts', record.task, error),
-              });
-              continue;
-            }
-          }
-          onTask?.(record.line);
-          yield task;
-          taken += 1;
-          if (limit !== undefined && taken >= limit) return;
-        }
-        return;
-      }
-      const input = typeof job.input === 'function' ? job.input() : job.input;
-      if (input === undefined) return;
-      for await (const task of input as AsyncIterable<unknown>) {
-        onTask?.(undefined);
+      for await (const { task, line } of tasksOf(options)) {
+        onTask?.(line);
         yield task;
         taken += 1;
         if (limit !== undefined && taken >= limit) return;
       }
     },
   };
+}
+
+/** Every task with its file line (none for the job's own input); rejected records go to `onRejected`. */
+async function* tasksOf(options: TaskSourceOptions): AsyncGenerator<{ readonly task: unknown; readonly line?: number }> {
+  const { job, file, format, onRejected } = options;
+  if (file === undefined) {
+    const input = typeof job.input === 'function' ? job.input() : job.input;
+    if (input === undefined) return;
+    for await (const task of input as AsyncIterable<unknown>) yield { task };
+    return;
+  }
+  for await (const record of openInput(file, format) as AsyncIterable<InputRecord>) {
+    if ('error' in record) {
+      onRejected(record);
+      continue;
+    }
+    if (!job.parse) {
+      yield { task: record.task, line: record.line };
+      continue;
+    }
+    let task: unknown;
+    try {
+      task = job.parse(record.task, record.line);
+    } catch (error) {
+      onRejected({
+        line: record.line,
+        error: new SluiceInputRecordError(file, record.line, "a record the job's parse() accepts", record.task, error),
+      });
+      continue;
+    }
+    yield { task, line: record.line };
+  }
 }
 
 /** The number of tasks when it can be known up front without reading a file (an array input). */
