@@ -21,6 +21,10 @@ export const ErrorCodes = Object.freeze({
   JOB_INVALID: 'ERR_SLUICE_JOB_INVALID',
   INPUT_RECORD: 'ERR_SLUICE_INPUT_RECORD',
   BRIDGE: 'ERR_SLUICE_BRIDGE',
+  /** A service call's last attempt ended in a failure response (HTTP status >= 400, or a value classified dropped). */
+  RESPONSE: 'ERR_SLUICE_RESPONSE',
+  /** A value crossing between the main thread and a worker thread cannot be cloned. */
+  DATA_CLONE: 'ERR_SLUICE_DATA_CLONE',
 } as const);
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

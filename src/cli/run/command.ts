@@ -23,8 +23,8 @@ import type { CliIo } from '../io.js';
 import { countRecords } from '../io/open-input.js';
 import { inputErrorLine, outcomeLine } from '../io/outcome-line.js';
 import { openOutput, type OutcomeSink } from '../io/output.js';
-import { buildJob } from '../job/build.js';
 import { loadJob } from '../job/load.js';
+import { jobSession, type JobSession } from '../job/session.js';
 import { startMetrics, type MetricsServer } from '../observe/metrics.js';
 import { createReporter, resolveLogMode, type Reporter } from '../observe/reporter.js';
 import type { RunSnapshot } from '../observe/snapshot.js';
@@ -64,11 +64,13 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
   let services: readonly Service[];
   let jobName: string;
   let job: Awaited<ReturnType<typeof loadJob>>['job'];
+  let session: JobSession;
   try {
     const loaded = await loadJob(jobFile, cwd);
     job = loaded.job;
+    session = jobSession(job);
     jobName = job.name ?? jobFile;
-    const built = buildJob(job, config, sources);
+    const built = await session.build(config, sources);
     services = Object.values(built.services);
     const fromConfig = (key: string): boolean => sources[key] !== undefined && sources[key].kind !== 'default';
     const options: ExecutorOptions = {
@@ -187,7 +189,7 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     await metrics?.close();
     await executor.close();
     try {
-      await job.close?.();
+      await session.close();
     } catch (error) {
       io.err(`sluice run: the job's close() failed: ${error instanceof Error ? error.message : String(error)}`);
     }
