@@ -80,6 +80,44 @@ export class SluiceWorkerError extends SluiceError {
   }
 }
 
+/**
+ * A value crossing between the main thread and a cpu stage's worker thread cannot be cloned: the
+ * task's input (`direction: 'input'`, it never reached the thread) or the worker's result
+ * (`direction: 'result'`; the thread goes on). `.path` is where the first such member is
+ * (`result.f`, `input.body.stream`) and `.received` what it is (`a function (f)`,
+ * `a ReadableStream`); both are undefined when it could not be found. `cause` is the clone error.
+ */
+export class SluiceDataCloneError extends SluiceError {
+  readonly stage: string;
+  readonly direction: 'input' | 'result';
+  readonly path: string | undefined;
+  readonly received: string | undefined;
+  constructor(
+    stage: string,
+    direction: 'input' | 'result',
+    found: { readonly path: string; readonly received: string } | undefined,
+    cause: unknown,
+  ) {
+    const what =
+      direction === 'input'
+        ? "the task's input cannot be sent to its worker thread"
+        : "the worker's result cannot be sent back to the main thread";
+    const where = found
+      ? `${found.path} is ${found.received}, which structured clone cannot copy`
+      : `structured clone failed (${reasonText(cause)})`;
+    super(
+      ErrorCodes.DATA_CLONE,
+      `cpu stage "${stage}": ${what}: ${where} ` +
+        '(expected plain data: objects, arrays, strings, numbers, booleans, null, binary buffers, Map, Set, Date, Error)',
+      { cause },
+    );
+    this.stage = stage;
+    this.direction = direction;
+    this.path = found?.path;
+    this.received = found?.received;
+  }
+}
+
 /** The executor cannot run now: it is closed, or another run is active. */
 export class SluiceStateError extends SluiceError {}
 
@@ -92,14 +130,66 @@ export class SluiceInputError extends SluiceError {
   }
 }
 
-/** A call to a service took longer than its `timeoutMs`; counts as dropped (a loss signal). */
+/**
+ * An attempt took longer than its `timeoutMs`: an attempt of a call to a service (`.service` names
+ * it; counts as dropped, a loss signal), or of an io stage without a service (`.stage` names it).
+ * `new SluiceTimeoutError(service, ms)` names a service; `new SluiceTimeoutError({ stage }, ms)` a stage.
+ */
 export class SluiceTimeoutError extends SluiceError {
-  readonly service: string;
+  /** The service whose call timed out; undefined for an io stage's own timeout. */
+  readonly service: string | undefined;
+  /** The io stage whose attempt timed out (a stage without a service); undefined for a service. */
+  readonly stage: string | undefined;
   readonly timeoutMs: number;
-  constructor(service: string, timeoutMs: number) {
-    super(ErrorCodes.TIMEOUT, `A call to service "${service}" timed out after ${timeoutMs} ms`);
+  constructor(target: string | { readonly service?: string; readonly stage?: string }, timeoutMs: number) {
+    const { service, stage } = typeof target === 'string' ? { service: target, stage: undefined } : target;
+    const what = service !== undefined ? `A call to service "${service}"` : `An attempt of io stage "${String(stage)}"`;
+    super(ErrorCodes.TIMEOUT, `${what} timed out after ${timeoutMs} ms`);
     this.service = service;
+    this.stage = stage;
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A call to a service ended in a failure response: its last attempt returned a value classified
+ * dropped (retries exhausted), or a response with HTTP status >= 400 that the classifier did not
+ * call a success (a 404: not retried). `.status` is undefined for a value that is not a response.
+ * `.response` (not enumerable, so it stays out of JSON output) is what the attempt returned; a
+ * body sluice could see (a fetch `Response`'s, an undici `request` body) was cancelled.
+ */
+export class SluiceResponseError extends SluiceError {
+  readonly service: string;
+  /** The HTTP status of the last attempt's response; undefined when it returned something else. */
+  readonly status: number | undefined;
+  /** The response's own status text, when it has a non-empty one (absent otherwise). */
+  declare readonly statusText?: string;
+  /** Attempts made, the first included. */
+  readonly attempts: number;
+  /** The last attempt's response (or value). Not enumerable. */
+  declare readonly response: unknown;
+  constructor(init: {
+    readonly service: string;
+    readonly attempts: number;
+    readonly status: number | undefined;
+    readonly statusText?: string | undefined;
+    /** The reason phrase for the message when the response has no status text (e.g. "Not Found"). */
+    readonly phrase?: string | undefined;
+    readonly response: unknown;
+  }) {
+    const { service, attempts, status, statusText, phrase = statusText, response } = init;
+    let what: string;
+    if (status === undefined) what = `its last attempt returned a value classified dropped: ${describe(response)}`;
+    else {
+      what = `HTTP ${status}${phrase ? ` ${phrase}` : ''}`;
+      if (status < 400) what += ', classified dropped';
+    }
+    super(ErrorCodes.RESPONSE, `A call to service "${service}" failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${what}`);
+    this.service = service;
+    this.status = status;
+    if (statusText) this.statusText = statusText;
+    this.attempts = attempts;
+    Object.defineProperty(this, 'response', { value: response, enumerable: false, writable: false, configurable: true });
   }
 }
 
@@ -172,14 +262,19 @@ export class SluiceJobError extends SluiceError {
   }
 }
 
-/** One record of an input file (a JSONL or CSV line) cannot be read; the other records still run. */
+/**
+ * One record of an input file (a JSONL or CSV line) cannot be read, or the job's `parse` rejected
+ * it; the other records still run. `cause` is what the parser or `parse` threw. With `text: true`,
+ * `received` is the raw text of the line and the message shows it as it is, not as a JSON string.
+ */
 export class SluiceInputRecordError extends SluiceError {
   readonly file: string;
   readonly line: number;
   readonly expected: string;
   readonly received: unknown;
-  constructor(file: string, line: number, expected: string, received: unknown, cause?: unknown) {
-    super(ErrorCodes.INPUT_RECORD, `${file}:${line}: expected ${expected}, got ${describe(received)}`, { cause });
+  constructor(file: string, line: number, expected: string, received: unknown, cause?: unknown, options?: { readonly text?: boolean }) {
+    const got = options?.text === true && typeof received === 'string' ? describeText(received) : describe(received);
+    super(ErrorCodes.INPUT_RECORD, `${file}:${line}: expected ${expected}, got ${got}`, { cause });
     this.file = file;
     this.line = line;
     this.expected = expected;
@@ -212,6 +307,11 @@ export function describe(value: unknown): string {
   if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
   const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   return `\`${shown}\` (${type})`;
+}
+
+/** A line of text from a file for an error message: as it is (shortened), quoted once. */
+function describeText(text: string): string {
+  return `\`${text.length > 80 ? `${text.slice(0, 77)}...` : text}\` (text)`;
 }
 
 function reasonText(reason: unknown): string {

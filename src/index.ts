@@ -10,6 +10,7 @@ export type { BufferStats, ExecutorStats, StageStats, TaskStats } from './stats.
 export {
   ErrorCodes,
   SluiceAbortError,
+  SluiceDataCloneError,
   SluiceError,
   SluiceInputError,
   SluiceOptionError,
@@ -17,7 +18,7 @@ export {
   SluiceWorkerError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export { SluiceReentrantCallError, SluiceTimeoutError } from './errors.js';
+export { SluiceReentrantCallError, SluiceResponseError, SluiceTimeoutError } from './errors.js';
 export {
   SluiceBridgeError,
   SluiceConfigError,
@@ -40,7 +41,7 @@ export { ADAPTIVE_DEFAULT, createLimit } from './limits/index.js';
 export { SluiceTaskError } from './run.js';
 export { defineJob, isJob } from './job.js';
 export { importJob } from './job-import.js';
-export type { Job, JobContext, JobDefinition, JobInput, JobOptions } from './job.js';
+export type { Job, JobContext, JobDefinition, JobInput, JobOptions, JobSetupContext, JobStages } from './job.js';
 export type {
   Exposed,
   ExposedFunction,

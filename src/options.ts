@@ -48,6 +48,8 @@ export const DEFAULTS = Object.freeze({
   stopOnError: false,
   exportName: 'default',
   transfer: true,
+  /** io `timeoutMs` of a stage without a service: 0, no timeout (a service has its own). */
+  ioTimeoutMs: 0,
   /** cpu `threads` default, read when options are resolved. */
   threads: (): number => availableParallelism(),
 });
@@ -59,6 +61,8 @@ export interface ResolvedIoStage {
   /** Fixed concurrency, or the service's limit when the stage was created. */
   readonly capacity: number;
   readonly service: Service | undefined;
+  /** Per-attempt timeout of a stage without a service, in ms; 0 is none (a service times its own calls). */
+  readonly timeoutMs: number;
 }
 
 export interface ResolvedCpuStage {
@@ -88,7 +92,7 @@ export interface ResolvedOptions {
   readonly stopOnError: boolean;
 }
 
-const IO_KEYS = new Set(['kind', 'name', 'fn', 'concurrency', 'service']);
+const IO_KEYS = new Set(['kind', 'name', 'fn', 'concurrency', 'service', 'timeoutMs']);
 const CPU_KEYS = new Set(['kind', 'name', 'file', 'threads', 'exportName', 'transfer', 'resourceLimits', 'expose', 'onProgress']);
 const KNOWN_OPTIONS = new Set(['stages', 'buffer', 'outputBuffer', 'ordered', 'window', 'stopOnError']);
 
@@ -134,10 +138,18 @@ function resolveStage(raw: unknown, path: string): ResolvedStage {
       if (s.concurrency !== undefined) {
         throw new SluiceOptionError(`${path}.concurrency`, 'to be left out when the stage has a service (its limiter sets the concurrency)', s.concurrency);
       }
-      return { kind: 'io', name: s.name, fn: s.fn as IoFunction, capacity: s.service.limit.current, service: s.service };
+      if (s.timeoutMs !== undefined) {
+        throw new SluiceOptionError(`${path}.timeoutMs`, "to be left out when the stage has a service (set the service's own timeoutMs)", s.timeoutMs);
+      }
+      return { kind: 'io', name: s.name, fn: s.fn as IoFunction, capacity: s.service.limit.current, service: s.service, timeoutMs: 0 };
     }
     const capacity = requiredInt(s.concurrency, `${path}.concurrency`, 1);
-    return { kind: 'io', name: s.name, fn: s.fn as IoFunction, capacity, service: undefined };
+    const timeoutMs = s.timeoutMs === undefined ? DEFAULTS.ioTimeoutMs : s.timeoutMs;
+    // setTimeout fires at once for a delay above 2^31 - 1 ms (about 24.8 days).
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= 2_147_483_647)) {
+      throw new SluiceOptionError(`${path}.timeoutMs`, 'a number of ms from 0 (no timeout) to 2147483647', timeoutMs);
+    }
+    return { kind: 'io', name: s.name, fn: s.fn as IoFunction, capacity, service: undefined, timeoutMs };
   }
   if (s.kind === 'cpu') {
     const file = resolveWorkerFile(s.file, `${path}.file`);

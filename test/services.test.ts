@@ -152,7 +152,8 @@ describe('timeouts', () => {
       ok(res);
     });
     const limit = manualLimit(1);
-    const svc = service('s-timeout', { limit, timeoutMs: 100, random: () => 0 });
+    // Long enough that the answered second request never times out on a saturated machine.
+    const svc = service('s-timeout', { limit, timeoutMs: 1000, random: () => 0 });
     const signals: AbortSignal[] = [];
     const body = await svc.call((signal) => {
       signals.push(signal);

@@ -46,9 +46,18 @@ function codeOf(error: unknown, depth = 0): string | undefined {
   return codeOf(e.cause, depth + 1);
 }
 
-/** Looks like a fetch `Response` (or any response object with a numeric status and headers). */
-export function isResponseLike(value: unknown): value is { status: number; headers: unknown } {
-  return value !== null && typeof value === 'object' && typeof (value as { status?: unknown }).status === 'number' && 'headers' in value;
+/**
+ * The status of a response value: an object with `headers` and a numeric `status` (a fetch
+ * `Response`, an axios response) or `statusCode` (an undici `request` result, a got or
+ * `http.IncomingMessage` response). Undefined for anything else, so that a plain record with a
+ * `status` field is not mistaken for a response.
+ */
+export function responseStatus(value: unknown): number | undefined {
+  if (value === null || typeof value !== 'object' || !('headers' in value)) return undefined;
+  const o = value as { status?: unknown; statusCode?: unknown };
+  if (typeof o.status === 'number') return o.status;
+  if (typeof o.statusCode === 'number') return o.statusCode;
+  return undefined;
 }
 
 export function defaultClassify(result: { readonly error: unknown } | { readonly value: unknown }): CallOutcome {
@@ -59,10 +68,8 @@ export function defaultClassify(result: { readonly error: unknown } | { readonly
     if (status !== undefined) return DROP_STATUSES.has(status) ? 'dropped' : 'ignore';
     return codeOf(error) !== undefined ? 'dropped' : 'ignore';
   }
-  const { value } = result;
-  if (isResponseLike(value)) {
-    if (DROP_STATUSES.has(value.status)) return 'dropped';
-    return value.status >= 400 ? 'ignore' : 'success';
-  }
-  return 'success';
+  const status = responseStatus(result.value);
+  if (status === undefined) return 'success';
+  if (DROP_STATUSES.has(status)) return 'dropped';
+  return status >= 400 ? 'ignore' : 'success';
 }

@@ -62,9 +62,9 @@ export function resolveServiceOptions(name: unknown, o: ServiceOptions): Resolve
     ...(o.min !== undefined ? { min: o.min } : {}),
     ...(o.max !== undefined ? { max: o.max } : {}),
   });
-  const timeoutMs = nonNegative(o.timeoutMs, `service "${name}".timeoutMs`) ?? SERVICE_DEFAULTS.timeoutMs;
+  const timeoutMs = timerMs(o.timeoutMs, `service "${name}".timeoutMs`) ?? SERVICE_DEFAULTS.timeoutMs;
   const retry = resolveRetry(o.retry, `service "${name}".retry`);
-  const maxRetryAfterMs = nonNegative(o.maxRetryAfterMs, `service "${name}".maxRetryAfterMs`) ?? SERVICE_DEFAULTS.maxRetryAfterMs;
+  const maxRetryAfterMs = timerMs(o.maxRetryAfterMs, `service "${name}".maxRetryAfterMs`) ?? SERVICE_DEFAULTS.maxRetryAfterMs;
   for (const key of ['classify', 'now', 'random'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'function') throw new SluiceOptionError(`service "${name}".${key}`, 'a function', o[key]);
   }
@@ -88,8 +88,8 @@ function resolveRetry(raw: ServiceOptions['retry'], path: string): RetryPolicy {
   if (raw === null || typeof raw !== 'object') throw new SluiceOptionError(path, 'false, a number of attempts, or { attempts, baseMs, maxMs }', raw);
   return {
     attempts: raw.attempts === undefined ? d.attempts : positiveInt(raw.attempts, `${path}.attempts`),
-    baseMs: nonNegative(raw.baseMs, `${path}.baseMs`) ?? d.baseMs,
-    maxMs: nonNegative(raw.maxMs, `${path}.maxMs`) ?? d.maxMs,
+    baseMs: timerMs(raw.baseMs, `${path}.baseMs`) ?? d.baseMs,
+    maxMs: timerMs(raw.maxMs, `${path}.maxMs`) ?? d.maxMs,
   };
 }
 
@@ -98,8 +98,9 @@ function positiveInt(v: unknown, path: string): number {
   return v;
 }
 
-function nonNegative(v: unknown, path: string): number | undefined {
+/** A delay setTimeout honours: it fires at once for one above 2^31 - 1 ms (about 24.8 days). */
+function timerMs(v: unknown, path: string): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new SluiceOptionError(path, 'a finite number >= 0', v);
+  if (typeof v !== 'number' || !(v >= 0 && v <= 2_147_483_647)) throw new SluiceOptionError(path, 'a number of ms from 0 to 2147483647', v);
   return v;
 }

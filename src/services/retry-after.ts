@@ -24,17 +24,54 @@ export function parseRetryAfter(value: unknown, nowMs: number, capMs: number): n
   return Math.min(Math.max(0, ms), capMs);
 }
 
-/** The Retry-After header of an error or a response, whatever shape the HTTP client gives it. */
-export function retryAfterHeader(source: unknown): unknown {
-  if (source === null || typeof source !== 'object') return undefined;
+/** How deep `response` (and `response.response`) is followed. */
+const MAX_DEPTH = 3;
+
+/**
+ * The Retry-After value an error or a response carries, whatever shape its HTTP client gives it
+ * (undefined when there is none). Read, in this order, from `source`:
+ * 1. `retryAfter`: a number of seconds, or a string (delay-seconds or an HTTP-date);
+ * 2. `headers`, the header matched case-insensitively: a `Headers` or anything with `get(name)`
+ *    (fetch, axios's `AxiosHeaders`), a `Map`, or a plain object (node:http, got, undici; any key
+ *    case, a string, number or array value);
+ * 3. `response`, read the same way when `headers` lacks it or is absent: `error.response` of a
+ *    fetch wrapper (a `Response`), axios or got.
+ * So `throw { status: 503, headers: { 'Retry-After': '2' } }`, a fetch `Response`, an error with a
+ * `response`, undici's `errors.ResponseError` (`statusCode`, `headers`, as its `responseError`
+ * interceptor throws it), axios's `AxiosError` and got's `HTTPError` are all read.
+ */
+export function retryAfterHeader(source: unknown, depth = 0): unknown {
+  if (source === null || typeof source !== 'object' || depth > MAX_DEPTH) return undefined;
   const s = source as { headers?: unknown; response?: unknown; retryAfter?: unknown };
-  if (s.retryAfter !== undefined) return typeof s.retryAfter === 'number' ? String(s.retryAfter) : s.retryAfter;
-  const headers = s.headers;
-  if (headers !== null && typeof headers === 'object') {
-    const get = (headers as { get?: unknown }).get;
-    if (typeof get === 'function') return (get as (name: string) => unknown).call(headers, 'retry-after') ?? undefined;
-    return (headers as Record<string, unknown>)['retry-after'];
+  const own = headerValue(s.retryAfter) ?? headerValue(fromHeaders(s.headers));
+  if (own !== undefined) return own;
+  return s.response !== source ? retryAfterHeader(s.response, depth + 1) : undefined;
+}
+
+/** The retry-after entry of a headers object of any common shape, matched case-insensitively. */
+function fromHeaders(headers: unknown): unknown {
+  if (headers === null || typeof headers !== 'object') return undefined;
+  if (headers instanceof Map) {
+    for (const [key, value] of headers) if (isRetryAfter(key)) return value;
+    return undefined;
   }
-  if (s.response !== undefined) return retryAfterHeader(s.response);
+  const get = (headers as { get?: unknown }).get;
+  if (typeof get === 'function') {
+    // Headers and AxiosHeaders match any case; a hand-made get() may not, so try the usual two.
+    const read = get as (this: unknown, name: string) => unknown;
+    return headerValue(read.call(headers, 'retry-after')) ?? headerValue(read.call(headers, 'Retry-After'));
+  }
+  for (const key of Object.keys(headers)) if (isRetryAfter(key)) return (headers as Record<string, unknown>)[key];
   return undefined;
+}
+
+function isRetryAfter(key: unknown): boolean {
+  return typeof key === 'string' && key.length === 11 && key.toLowerCase() === 'retry-after';
+}
+
+/** A header value parseRetryAfter reads: a string, the first of an array, a number as its text. */
+function headerValue(value: unknown): string | undefined {
+  if (Array.isArray(value)) value = value[0];
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+  return typeof value === 'string' ? value : undefined;
 }

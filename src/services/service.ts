@@ -12,6 +12,7 @@ import type { Limit } from '../limits/limit.js';
 import { backoffMs, sleep } from './backoff.js';
 import { defaultClassify, type CallOutcome } from './classify.js';
 import { resolveServiceOptions, type ResolvedServiceOptions, type ServiceOptions } from './options.js';
+import { discardBody, isFailedValue, responseError, responseOfError } from './response.js';
 import { parseRetryAfter, retryAfterHeader } from './retry-after.js';
 
 /** One attempt of a call: gets the attempt's signal (aborted on timeout or abort) and its number. */
@@ -56,7 +57,11 @@ export interface Service {
   readonly limit: Limit;
   /**
    * Runs `attempt` in a slot of this service, retrying dropped attempts (timeouts, 429/503,
-   * resets) with backoff inside the slot. Rejects with the last attempt's error.
+   * resets) with backoff inside the slot. Rejects with the last attempt's error, or, when the last
+   * attempt returned a failure (a value classified dropped, or a response with status >= 400 not
+   * classified a success, such as a 404), with a `SluiceResponseError` (`ERR_SLUICE_RESPONSE`)
+   * naming the status and the attempts; that response's body is cancelled, the response itself is
+   * the error's (non-enumerable) `response`.
    */
   call<T>(attempt: Attempt<T>, options?: { readonly signal?: AbortSignal }): Promise<T>;
   stats(): ServiceStats;
@@ -181,15 +186,16 @@ class ServiceImpl implements Service {
       const pause = this.#pausedUntil - now();
       if (pause > 0) await sleep(pause, signal);
       const r = await this.#attempt(fn, attempt, signal);
-      if (r.outcome === 'success' || (r.outcome === 'ignore' && !r.threw)) return r.value as T;
+      // A value classified `ignore` that is not a failure response only gave the limit no sample.
+      if (!r.threw && !isFailedValue(r.value, r.outcome)) return r.value as T;
       if (signal?.aborted) throw new CallFailure(attempt, signal.reason);
       const last = attempt >= retry.attempts;
       if (r.outcome === 'ignore' || last) {
         this.#failed += 1;
-        // A response that says "overloaded" on the last attempt is the caller's to read.
-        if (!r.threw) return r.value as T;
-        throw new CallFailure(attempt, r.error);
+        throw new CallFailure(attempt, r.threw ? r.error : responseError(this.name, attempt, r.value));
       }
+      // This attempt's response is never seen: release its connection before the next attempt.
+      discardBody(r.threw ? responseOfError(r.error) : r.value);
       this.#retries += 1;
       await sleep(Math.max(backoffMs(retry, attempt, random), r.retryAfterMs ?? 0), signal);
     }
@@ -217,7 +223,9 @@ class ServiceImpl implements Service {
     try {
       const running = Promise.resolve().then(() => fn(controller.signal, attempt));
       if (timeoutMs > 0) {
-        running.catch(() => undefined); // a straggler that ignores its signal must not go unhandled
+        // A straggler that ignores its signal must not go unhandled, and the response it may
+        // still return after its timeout is nobody's to read.
+        running.then((late) => controller.signal.aborted && discardBody(late), () => undefined);
         value = await Promise.race([
           running,
           new Promise<never>((_, reject) => {
@@ -240,7 +248,10 @@ class ServiceImpl implements Service {
       this.#inFlight -= 1;
     }
     const rttMs = now() - startMs;
-    if (outer?.aborted) return { outcome: 'ignore', threw: true, error: outer.reason };
+    if (outer?.aborted) {
+      if (!threw) discardBody(value);
+      return { outcome: 'ignore', threw: true, error: outer.reason };
+    }
     const result = threw ? { error } : { value };
     const outcome = classify?.(result) ?? defaultClassify(result);
     if (outcome === 'success') this.#successes += 1;

@@ -4,16 +4,19 @@
  * calls), or, with a fixed `concurrency`, in one of the stage's own slots. The pipeline never
  * admits more tasks into a stage than its capacity, so a fixed stage needs no gate of its own: a
  * p-limit there would count the same slots a second time (measured: ~0.5 µs a task, a third of a
- * 1 µs task's cost).
+ * 1 µs task's cost). For the same reason a fixed stage without `timeoutMs` gets no timer and no
+ * signal of its own per task: it sees the run's signal.
  */
+import { SluiceTimeoutError } from '../errors.js';
 import type { ResolvedIoStage } from '../options.js';
 import { callCounted } from '../services/service.js';
 import type { StageRunner } from './runner.js';
+import type { IoFunction, TaskContext } from './types.js';
 
 const resolved = Promise.resolve();
 
 export function createIoRunner(stage: ResolvedIoStage): StageRunner {
-  const { fn, service, name } = stage;
+  const { fn, service, name, timeoutMs } = stage;
   if (service !== undefined) {
     return {
       name,
@@ -21,7 +24,9 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
       get capacity() {
         return service.limit.current;
       },
-      run: (input, ctx) => callCounted(service, (signal, attempt) => fn(input, { ...ctx, signal, attempt }), ctx.signal),
+      // ctx.signal and ctx.call follow the attempt's signal: a service timeout aborts both.
+      run: (input, ctx) =>
+        callCounted(service, (signal, attempt) => fn(input, { ...ctx, signal, attempt, call: (other, a) => other.call(a, { signal }) }), ctx.signal),
       onCapacityChange: (listener) => service.limit.subscribe(listener),
       close: async () => undefined,
     };
@@ -31,7 +36,45 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
     kind: 'io',
     capacity: stage.capacity,
     // One microtask later, as a limiter would: the function never runs inside the pipeline's pump.
-    run: (input, ctx) => resolved.then(() => fn(input, ctx)),
+    run: timeoutMs > 0 ? (input, ctx) => runTimed(fn, input, ctx, name, timeoutMs) : (input, ctx) => resolved.then(() => fn(input, ctx)),
     close: async () => undefined,
   };
+}
+
+/**
+ * Runs `fn` with a signal of its own that follows the run's and aborts after `timeoutMs`, when the
+ * task fails with a `SluiceTimeoutError` naming the stage. What `fn` does after that (it may ignore
+ * its signal) is dropped: a late rejection is handled here, never unhandled.
+ */
+function runTimed(fn: IoFunction, input: unknown, ctx: TaskContext, stage: string, timeoutMs: number): Promise<unknown> {
+  const outer = ctx.signal;
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const onAbort = (): void => controller.abort(outer.reason);
+  if (outer.aborted) controller.abort(outer.reason);
+  else outer.addEventListener('abort', onAbort, { once: true });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      outer.removeEventListener('abort', onAbort);
+      const error = new SluiceTimeoutError({ stage }, timeoutMs);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+    const settle = (): void => {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', onAbort);
+    };
+    resolved
+      .then(() => fn(input, { ...ctx, signal, call: (service, attempt) => service.call(attempt, { signal }) }))
+      .then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+  });
 }

@@ -10,13 +10,17 @@ export interface TaskContext<T = unknown> {
   readonly index: number;
   /** The name of the stage running. */
   readonly stage: string;
-  /** Aborted when the run is aborted or the consumer stops early: pass it to fetch and friends. */
+  /**
+   * Aborted when the run is aborted or the consumer stops early, and when this attempt times out
+   * (the service's `timeoutMs`, or the stage's own `timeoutMs`; the reason is then a
+   * `SluiceTimeoutError`): pass it to fetch and friends.
+   */
   readonly signal: AbortSignal;
   /** Which attempt this is, from 1 (io stages on a service retry dropped calls). */
   readonly attempt: number;
   /**
    * Calls another service from inside this stage, through that service's limiter and retries,
-   * aborted with the run. (Calling the stage's own service from inside its slot is refused:
+   * aborted with `signal`. (Calling the stage's own service from inside its slot is refused:
    * it could deadlock the limiter.)
    */
   call<R>(service: Service, attempt: Attempt<R>): Promise<R>;
@@ -34,6 +38,15 @@ export interface IoOptions {
    * stage and run that uses the service, and dropped calls are retried inside the slot.
    */
   readonly service?: Service;
+  /**
+   * With `concurrency` only: the longest a call of `fn` may take, in ms. Past it, `ctx.signal`
+   * aborts (its reason a `SluiceTimeoutError`, code `ERR_SLUICE_TIMEOUT`, whose `.stage` names
+   * this stage) and the task fails with that error at once, whatever `fn` does later. 0 or unset:
+   * no timeout. A stage with a `service` is timed by the service's own `timeoutMs` (giving both
+   * is an error).
+   * @default 0
+   */
+  readonly timeoutMs?: number;
 }
 
 export interface IoStage {
@@ -42,6 +55,8 @@ export interface IoStage {
   readonly fn: IoFunction;
   readonly concurrency?: number;
   readonly service?: Service;
+  /** See `IoOptions.timeoutMs`. */
+  readonly timeoutMs?: number;
 }
 
 export interface CpuOptions {
