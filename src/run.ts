@@ -12,7 +12,7 @@ import { ErrorCodes, SluiceAbortError, SluiceError, SluiceInputError } from './e
 import type { ResolvedOptions } from './options.js';
 import type { Failed, Outcome } from './outcome.js';
 import { CallFailure } from './services/service.js';
-import type { StageRunner } from './stages/runner.js';
+import { StageFatal, type StageRunner } from './stages/runner.js';
 import type { TaskContext } from './stages/types.js';
 import type { ExecutorStats } from './stats.js';
 
@@ -79,6 +79,8 @@ export class Run implements AsyncIterableIterator<Outcome> {
   #phase: Phase = 'idle';
   #endError: unknown = undefined;
   #endErrorDelivered = false;
+  /** A stage rejected with a StageFatal: the run ends with its error. */
+  #fatal = false;
   #iterator: Iterator<unknown> | AsyncIterator<unknown> | undefined;
   #async = false;
   #pulling = false;
@@ -478,6 +480,10 @@ export class Run implements AsyncIterableIterator<Outcome> {
       this.#pump();
       return;
     }
+    if (!ok && result instanceof StageFatal) {
+      this.#stageFatal(i, item, result);
+      return;
+    }
     const last = i === this.#runners.length - 1;
     if (ok) {
       state.completed += 1;
@@ -514,6 +520,28 @@ export class Run implements AsyncIterableIterator<Outcome> {
       } else {
         state.held.push({ item, outcome });
       }
+    }
+    this.#pump();
+  }
+
+  /**
+   * The stage cannot run any task (a broken worker module): a job error. Like the first failure
+   * of a stopOnError run, it stops admission and lets what is in flight settle; the run then ends
+   * with the stage's own error, which takes the place of a task or input error (an abort keeps its
+   * own). The task never ran: it is no outcome and counts as neither completed nor failed, so a
+   * later resume runs it. Later fatal rejections are discarded the same way.
+   */
+  #stageFatal(i: number, item: Item, fatal: StageFatal): void {
+    if (!this.#fatal) {
+      this.#fatal = true;
+      this.#endError = fatal.error;
+      this.#stopAdmitting();
+    }
+    this.#states[i]!.active -= 1;
+    this.#discarded += 1;
+    if (this.#opts.ordered) {
+      this.#reorder.set(item.index, SKIPPED);
+      this.#flushReorder();
     }
     this.#pump();
   }

@@ -1,8 +1,12 @@
 /**
  * cpu stages and their worker threads: a thread that dies mid-task, a module that cannot load or
- * lacks the named export, TypeScript worker files, and close() leaving no handle behind.
+ * lacks the named export (a job error that ends the run), TypeScript worker files, and close()
+ * leaving no handle behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -99,35 +103,159 @@ describe('a worker thread that dies during a task', () => {
   });
 });
 
-describe('a worker module that cannot serve', () => {
-  it('throws at load: every task fails with ERR_SLUICE_WORKER_LOAD and the run still ends', async () => {
+describe('a worker module that cannot serve: a job error, not N failed tasks', () => {
+  /** Tasks 0, 1, 2, ... pulled one at a time, counting the pulls; never ends by itself. */
+  function endless(): { readonly tasks: Iterable<Task>; pulled(): number } {
+    let pulled = 0;
+    return {
+      tasks: (function* () {
+        for (let n = 0; ; n++) {
+          pulled += 1;
+          yield { n };
+        }
+      })(),
+      pulled: () => pulled,
+    };
+  }
+
+  /** Everything the run may hold at once: every stage's capacity, every buffer and the output. */
+  function pipelineWindow(ex: Executor): number {
+    const { stages, buffers } = ex.stats();
+    return stages.reduce((sum, s) => sum + s.capacity, 0) + buffers.reduce((sum, b) => sum + b.bound, 0);
+  }
+
+  /** Drains `run`: the outcomes it yielded, and the error it rejected with (once). */
+  async function drain<T, R>(run: AsyncIterableIterator<Outcome<T, R>>): Promise<{ outcomes: Outcome<T, R>[]; error: unknown }> {
+    const outcomes: Outcome<T, R>[] = [];
+    let error: unknown;
+    try {
+      for await (const o of run) outcomes.push(o);
+    } catch (e) {
+      error = e;
+    }
+    // Rejected once: the iteration is over after that.
+    expect(await run.next()).toEqual({ value: undefined, done: true });
+    return { outcomes, error };
+  }
+
+  it('throws at load: the run stops admitting, yields what had finished and rejects with ERR_SLUICE_WORKER_LOAD', async () => {
+    let fetched = 0;
     const ex = createExecutor<Task, unknown>({
-      stages: [io<Task, Task>('fetch', (t) => t, { concurrency: 2 }), cpu('compute', fixture('load-fail.ts'), { threads: 2 })],
+      stages: [
+        io<Task, Task>(
+          'fetch',
+          (t) => {
+            fetched += 1;
+            if (t.n === 0) throw Object.assign(new Error('task 0 fails before the cpu stage'), { code: 'E_FETCH' });
+            return t;
+          },
+          { concurrency: 2 },
+        ),
+        cpu('compute', fixture('load-fail.ts'), { threads: 2 }),
+      ],
     });
     try {
-      const outcomes = await collect(ex.run(tasks(5)));
-      expect(outcomes).toHaveLength(5);
-      for (const o of outcomes) {
-        const error = expectWorkerError(o, ErrorCodes.WORKER_LOAD, 'compute');
-        expect(error.cause).toMatchObject({ code: 'E_FIXTURE_LOAD' });
-      }
+      const input = endless();
+      const { outcomes, error } = await drain(ex.run(input.tasks));
+      expect(error).toBeInstanceOf(SluiceWorkerError);
+      expect(error).toMatchObject({ code: ErrorCodes.WORKER_LOAD, stage: 'compute', cause: { code: 'E_FIXTURE_LOAD' } });
+      // The task that failed on its own (in fetch) had finished: it is yielded. The tasks that met
+      // the broken stage never ran: they are no outcome at all, and no failure.
+      expect(outcomes).toHaveLength(1);
+      expect(outcomes[0]).toMatchObject({ ok: false, index: 0, stage: 'fetch', error: { code: 'E_FETCH' } });
+      const stats = ex.stats();
+      expect(stats.tasks).toMatchObject({ completed: 0, failed: 1, open: 0 });
+      expect(stats.stages.map((s) => [s.name, s.failed])).toEqual([
+        ['fetch', 1],
+        ['compute', 0],
+      ]);
+      // Admission stopped: what was pulled is bounded by the pipeline's window, not by the input.
+      expect(stats.tasks.pulled).toBe(input.pulled());
+      expect(input.pulled()).toBeGreaterThanOrEqual(2);
+      expect(input.pulled()).toBeLessThanOrEqual(pipelineWindow(ex));
+      expect(fetched).toBe(input.pulled());
       expectIdle(ex);
     } finally {
       await ex.close();
     }
   });
 
-  it('lacks the export named by exportName: ERR_SLUICE_WORKER_EXPORT', async () => {
+  it('with stopOnError, still ends with the worker error (the job error), not with the first task failure', async () => {
     const ex = createExecutor<Task, unknown>({
-      stages: [cpu('compute', fixture('double.ts'), { threads: 1, exportName: 'triple' })],
+      stages: [
+        io<Task, Task>(
+          'fetch',
+          (t) => {
+            if (t.n === 0) throw new Error('task 0 fails before the cpu stage');
+            return t;
+          },
+          { concurrency: 2 },
+        ),
+        cpu('compute', fixture('load-fail.ts'), { threads: 2 }),
+      ],
+      stopOnError: true,
     });
     try {
-      const outcomes = await collect(ex.run(tasks(3)));
-      expect(outcomes).toHaveLength(3);
-      for (const o of outcomes) expectWorkerError(o, ErrorCodes.WORKER_EXPORT, 'compute');
+      const { outcomes, error } = await drain(ex.run(endless().tasks));
+      expect(error).toBeInstanceOf(SluiceWorkerError);
+      expect((error as SluiceWorkerError).code).toBe(ErrorCodes.WORKER_LOAD);
+      expect(outcomes.filter((o) => !o.ok && o.stage === 'compute')).toEqual([]);
+      expect(ex.stats().tasks.open).toBe(0);
+      expectIdle(ex);
     } finally {
       await ex.close();
     }
+  });
+
+  it('lacks the export named by exportName: the run rejects with ERR_SLUICE_WORKER_EXPORT and yields nothing (ordered too)', async () => {
+    const ex = createExecutor<Task, unknown>({
+      stages: [cpu('compute', fixture('double.ts'), { threads: 1, exportName: 'triple' })],
+      ordered: true,
+    });
+    try {
+      const input = endless();
+      const { outcomes, error } = await drain(ex.run(input.tasks));
+      expect(error).toBeInstanceOf(SluiceWorkerError);
+      expect((error as SluiceWorkerError).code).toBe(ErrorCodes.WORKER_EXPORT);
+      expect((error as SluiceWorkerError).stage).toBe('compute');
+      expect((error as Error).cause).toBeInstanceOf(Error);
+      expect(outcomes).toEqual([]);
+      expect(ex.stats().tasks).toMatchObject({ completed: 0, failed: 0, open: 0 });
+      expect(input.pulled()).toBeLessThanOrEqual(pipelineWindow(ex));
+      expectIdle(ex);
+    } finally {
+      await ex.close();
+    }
+  });
+
+  describe('a .ts worker in a package Node treats as CommonJS', () => {
+    let dir: string | undefined;
+    afterEach(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      dir = undefined;
+    });
+
+    it('rejects the run with ERR_SLUICE_WORKER_LOAD and says how to fix it', async () => {
+      dir = mkdtempSync(join(tmpdir(), 'sluice-cjs-worker-'));
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'user', type: 'commonjs' }));
+      // ESM syntax that CommonJS cannot hold: a top-level await.
+      writeFileSync(
+        join(dir, 'worker.ts'),
+        'const factor = await Promise.resolve(2);\nexport default (input: { n: number }): number => input.n * factor;\n',
+      );
+      const ex = createExecutor<Task, unknown>({ stages: [cpu('compute', join(dir, 'worker.ts'), { threads: 1 })] });
+      try {
+        const { outcomes, error } = await drain(ex.run(tasks(20)));
+        expect(outcomes).toEqual([]);
+        expect(error).toBeInstanceOf(SluiceWorkerError);
+        expect((error as SluiceWorkerError).code).toBe(ErrorCodes.WORKER_LOAD);
+        expect((error as Error).message).toContain('"type": "module"');
+        expect((error as Error).cause).toBeInstanceOf(Error);
+        expect(ex.stats().tasks.pulled).toBeLessThanOrEqual(pipelineWindow(ex));
+      } finally {
+        await ex.close();
+      }
+    });
   });
 });
 
@@ -140,6 +268,18 @@ describe('TypeScript worker files', () => {
     const ex = createExecutor<Task, { n: number }>({ stages: [cpu('compute', file, { threads: 2 })] });
     try {
       expectDoubled(await collect(ex.run(tasks(6))), [0, 1, 2, 3, 4, 5]);
+    } finally {
+      await ex.close();
+    }
+  });
+
+  it("calls a CommonJS worker's exports.default (TypeScript's CommonJS output)", async () => {
+    const ex = createExecutor<Task, { n: number }>({
+      stages: [cpu('compute', fixture('ts-cjs-default.cjs'), { threads: 1 })],
+    });
+    try {
+      const outcomes = await collect(ex.run(tasks(3)));
+      expect(outcomes.map((o) => (o.ok ? o.value : o.error))).toEqual([{ n: 0 }, { n: 3 }, { n: 6 }]);
     } finally {
       await ex.close();
     }
@@ -166,10 +306,13 @@ describe('close()', () => {
     child = undefined;
   });
 
-  /** Runs the close fixture in its own process; resolves with how it ended and what it printed. */
-  function runScript(mode: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  /** Runs a fixture program in its own process; resolves with how it ended and what it printed. */
+  function runScript(
+    mode: string,
+    script = 'close-script.ts',
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(fixture('close-script.ts')), mode], {
+      const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(fixture(script)), mode], {
         cwd: fileURLToPath(new URL('..', import.meta.url)),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -193,5 +336,14 @@ describe('close()', () => {
     const result = await runScript('busy');
     expect(result).toMatchObject({ code: 0, signal: null });
     expect(JSON.parse(result.stdout)).toMatchObject({ first: true });
+  });
+
+  it('after a run that a broken worker module ended, closes cleanly and the program exits by itself', { timeout: 120_000 }, async () => {
+    const result = await runScript('', 'broken-worker-script.ts');
+    expect(result).toMatchObject({ code: 0, signal: null });
+    const summary = JSON.parse(result.stdout) as { code: unknown; outcomes: number; pulled: number; open: number; failed: number };
+    expect(summary).toMatchObject({ code: ErrorCodes.WORKER_LOAD, outcomes: 0, open: 0, failed: 0 });
+    // io 2 + buffer 2 + cpu 2 + output 2: the endless input was not drained.
+    expect(summary.pulled).toBeLessThanOrEqual(8);
   });
 });

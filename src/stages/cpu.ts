@@ -6,11 +6,12 @@
 import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { StageBridge } from '../bridge/main.js';
-import { ErrorCodes, SluiceBridgeError, SluiceWorkerError } from '../errors.js';
+import { findUncloneable, isCloneError } from '../clone-path.js';
+import { ErrorCodes, SluiceBridgeError, SluiceDataCloneError, SluiceWorkerError } from '../errors.js';
 import type { ResolvedCpuStage } from '../options.js';
 import { collectTransferables } from '../transfer.js';
 import { deserializeError, type EntryData, type Envelope } from '../worker/envelope.js';
-import type { StageRunner } from './runner.js';
+import { StageFatal, type StageRunner } from './runner.js';
 import { commonJsHint, isTypeScript, typeScriptEntryExecArgv } from '../typescript.js';
 
 function entryFile(): string {
@@ -65,6 +66,9 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
         })) as Envelope;
       } catch (error) {
         if (ctx.signal.aborted) throw error;
+        // Piscina's post of the task threw (no thread saw it, no capacity is held): say where.
+        const notSent = inputCloneFailure(name, input, error);
+        if (notSent) throw notSent;
         throw new SluiceWorkerError(
           ErrorCodes.WORKER_CRASHED,
           name,
@@ -78,15 +82,19 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
       if (envelope.ok) return envelope.value;
       const cause = deserializeError(envelope.error);
       if (envelope.kind === 'throw') throw cause;
+      if (envelope.kind === 'clone') throw new SluiceDataCloneError(name, 'result', envelope.found, cause);
+      // The module cannot serve any task: a job error, which ends the run (see StageFatal).
       if (envelope.kind === 'load') {
-        throw new SluiceWorkerError(
-          ErrorCodes.WORKER_LOAD,
-          name,
-          `worker module ${stage.file} failed to load: ${messageOf(cause)}${commonJsHint(stage.file, cause)}`,
-          cause,
+        throw new StageFatal(
+          new SluiceWorkerError(
+            ErrorCodes.WORKER_LOAD,
+            name,
+            `worker module ${stage.file} failed to load: ${messageOf(cause)}${commonJsHint(stage.file, cause)}`,
+            cause,
+          ),
         );
       }
-      throw new SluiceWorkerError(ErrorCodes.WORKER_EXPORT, name, messageOf(cause), cause);
+      throw new StageFatal(new SluiceWorkerError(ErrorCodes.WORKER_EXPORT, name, messageOf(cause), cause));
     },
     async close() {
       const p = pool;
@@ -119,6 +127,19 @@ function stageBridge(stage: ResolvedCpuStage): StageBridge | undefined {
       );
     },
   });
+}
+
+/**
+ * The error for a task whose input Piscina could not post to a thread, or undefined when `error`
+ * is not that. Piscina rejects with the post's own error and holds no thread for the task. A
+ * DOMException can only come from this thread's post (what a dying thread threw arrives copied,
+ * never as one), and an input with an uncloneable member cannot have been posted: either proves it.
+ */
+function inputCloneFailure(stage: string, input: unknown, error: unknown): SluiceDataCloneError | undefined {
+  if (!isCloneError(error)) return undefined;
+  const found = findUncloneable(input, 'input');
+  if (found === undefined && !(error instanceof DOMException)) return undefined;
+  return new SluiceDataCloneError(stage, 'input', found, error);
 }
 
 function messageOf(error: unknown): string {

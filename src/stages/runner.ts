@@ -11,3 +11,12 @@ export interface StageRunner {
   onCapacityChange?(listener: () => void): () => void;
   close(): Promise<void>;
 }
+
+/**
+ * What a runner rejects with when its stage cannot run any task (a cpu stage whose worker module
+ * fails to load or lacks its export): a job error, not a task failure. The run stops admitting,
+ * lets what is in flight settle, and ends with `error`; the tasks that met it get no outcome.
+ */
+export class StageFatal {
+  constructor(readonly error: unknown) {}
+}

@@ -8,6 +8,8 @@
  * (../bridge/worker.ts); on other stages the message is the bare input and the context is one
  * shared object, so they pay nothing for it.
  *
+ * A result that cannot be cloned is answered as a `clone` failure by ./result-guard.ts.
+ *
  * It stands apart from the pipeline: it imports only piscina's `move`, types and small helpers.
  */
 import { workerData } from 'node:worker_threads';
@@ -17,6 +19,7 @@ import { PLAIN_CONTEXT, taskBridges } from '../bridge/worker.js';
 import { collectTransferables } from '../transfer.js';
 import { isTypeScript, registerTypeScript } from '../typescript.js';
 import { serializeError, type EntryData, type Envelope, type FailureKind } from './envelope.js';
+import { guardResults, ResultEnvelope } from './result-guard.js';
 
 type Handler = (input: unknown, ctx: WorkerContext) => unknown;
 
@@ -24,6 +27,8 @@ const kTransferable = Symbol.for('Piscina.transferable');
 const kValue = Symbol.for('Piscina.valueOf');
 
 const data = workerData as EntryData;
+// A result that cannot be cloned fails its task alone, with the path of the culprit.
+guardResults();
 const openBridge = data.bridge ? taskBridges(data.bridge) : undefined;
 
 class LoadFailure {
@@ -39,7 +44,7 @@ const handler: Promise<Handler | LoadFailure> = (isTypeScript(data.file) ? regis
   .then(() => import(data.file) as Promise<Record<string, unknown>>)
   .then(
   (mod: Record<string, unknown>) => {
-    const fn = mod[data.exportName];
+    const fn = exportOf(mod, data.exportName);
     if (typeof fn === 'function') return fn as Handler;
     const exported = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
     return new LoadFailure(
@@ -52,6 +57,17 @@ const handler: Promise<Handler | LoadFailure> = (isTypeScript(data.file) ? regis
   },
   (error: unknown) => new LoadFailure('load', error),
 );
+
+/**
+ * The export `name` of a module. A CommonJS module's `exports` object is its ES `default`, so
+ * TypeScript's CommonJS output (`exports.default = fn`) puts the function at `default.default`.
+ */
+function exportOf(mod: Record<string, unknown>, name: string): unknown {
+  const direct = mod[name];
+  if (typeof direct === 'function' || name !== 'default') return direct;
+  const inner = (direct as { default?: unknown } | null | undefined)?.default;
+  return typeof inner === 'function' ? inner : direct;
+}
 
 export default async function runTask(message: unknown): Promise<unknown> {
   const bridge = openBridge?.(message as BridgedTask);
@@ -75,7 +91,7 @@ export default async function runTask(message: unknown): Promise<unknown> {
     transferList = ([] as unknown[]).concat(movable[kTransferable]);
     value = movable[kValue];
   }
-  const envelope: Envelope = { ok: true, value };
+  const envelope = new ResultEnvelope(value);
   if (data.transfer) transferList.push(...collectTransferables(value));
   if (transferList.length === 0) return envelope;
   return move({ [kTransferable]: [...new Set(transferList)], [kValue]: envelope } as never);

@@ -2,6 +2,7 @@
  * What the worker entry sends back for each task. A user's error travels as data, so that a
  * rejection from Piscina itself can only mean the thread died (or the task was aborted), and a
  * thrown error keeps its `code` and other own properties, which structured clone would drop.
+ * A result that cannot be cloned comes back as a `clone` failure (see ./result-guard.ts).
  */
 import type { BridgeData } from '../bridge/types.js';
 
@@ -20,7 +21,17 @@ export interface SerializedError {
 
 export type Envelope =
   | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly kind: FailureKind; readonly error: SerializedError };
+  | { readonly ok: false; readonly kind: FailureKind; readonly error: SerializedError }
+  | CloneFailure;
+
+/** The result could not be posted back: where its first uncloneable member is, and the clone error. */
+export interface CloneFailure {
+  readonly ok: false;
+  readonly kind: 'clone';
+  readonly error: SerializedError;
+  /** Undefined when the member could not be found. */
+  readonly found: { readonly path: string; readonly received: string } | undefined;
+}
 
 /** Data the cpu stage gives each worker (Piscina's `workerData`). */
 export interface EntryData {
@@ -43,9 +54,10 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   }
   const serialized: SerializedError = {
     isError: true,
-    name: error.name,
-    message: error.message,
-    stack: error.stack,
+    // Coerced: a user's error may carry anything here, and this envelope must always clone.
+    name: String(error.name),
+    message: String(error.message),
+    stack: typeof error.stack === 'string' ? error.stack : undefined,
     props,
     ...(error.cause !== undefined && depth < 3 ? { cause: serializeError(error.cause, depth + 1) } : {}),
   };

@@ -1,0 +1,58 @@
+/**
+ * Keeps a worker thread alive when a task's result cannot be cloned. Piscina's worker posts
+ * `{ taskId, result, error, time }` on its port; a result holding a function, a symbol, a Promise
+ * or a stream makes that post throw, Piscina rethrows the error in a microtask, and the thread dies
+ * with a reason the main thread cannot even read (`[object Object]`).
+ *
+ * Piscina's port is out of reach, so `MessagePort.prototype.postMessage` is wrapped, once per
+ * thread: when the post of a message whose `result` is a `ResultEnvelope` throws, the same response
+ * is posted again with a `clone` failure in its place, naming the first member that cannot be
+ * cloned. Nothing was sent and no buffer was moved by the failed post (clone fails before any
+ * transfer), and Piscina goes on as after any answer. Every other post in the thread (the user's
+ * own ports, the bridge's channel) goes through untouched, its result and errors included; the
+ * happy path costs a call and a try, never a walk over the result.
+ */
+import { MessagePort } from 'node:worker_threads';
+import { findUncloneable } from '../clone-path.js';
+import { serializeError, type CloneFailure } from './envelope.js';
+
+/** A successful answer of sluice's worker entry; the class marks it as ours where it is posted. */
+export class ResultEnvelope {
+  readonly ok = true;
+  constructor(readonly value: unknown) {}
+}
+
+let installed = false;
+
+/** Wraps `MessagePort.prototype.postMessage` in this thread (once). */
+export function guardResults(): void {
+  if (installed) return;
+  installed = true;
+  const proto = MessagePort.prototype as { postMessage(...args: unknown[]): unknown };
+  const post = proto.postMessage;
+  // The native method's return value is kept: BroadcastChannel reads it (undefined = not posted).
+  proto.postMessage = function postMessage(this: MessagePort, ...args: unknown[]): unknown {
+    try {
+      return Reflect.apply(post, this, args);
+    } catch (error) {
+      const result = ourResult(args[0]);
+      if (result === undefined) throw error;
+      return Reflect.apply(post, this, [{ ...(args[0] as object), result: cloneFailure(result.value, error) }]);
+    }
+  };
+}
+
+/** The envelope in a Piscina response that sluice's entry answered; undefined for any other message. */
+function ourResult(message: unknown): ResultEnvelope | undefined {
+  if (message === null || typeof message !== 'object') return undefined;
+  try {
+    const { result } = message as { result?: unknown };
+    return result instanceof ResultEnvelope ? result : undefined;
+  } catch {
+    return undefined; // someone else's message, with a getter that throws: not ours
+  }
+}
+
+function cloneFailure(value: unknown, error: unknown): CloneFailure {
+  return { ok: false, kind: 'clone', error: serializeError(error), found: findUncloneable(value, 'result') };
+}
