@@ -1,10 +1,11 @@
 /**
  * importJob: loads a job module and returns its `defineJob` default export. `.ts`/`.mts` modules
  * load through tsx's ESM hooks (registered once, from sluice's own dependencies), so neither the
- * CLI nor a user's script needs a loader flag.
+ * CLI nor a user's script needs a loader flag. CommonJS modules (`.cjs`, or `.js` in a package
+ * without `"type": "module"`) work too: `module.exports = defineJob(...)`, or `exports.default`.
  */
 import { pathToFileURL } from 'node:url';
-import { SluiceJobError } from './errors.js';
+import { describe, SluiceJobError } from './errors.js';
 import { isJob, type Job } from './job.js';
 import { commonJsHint, isTypeScript, registerTypeScript } from './typescript.js';
 
@@ -18,7 +19,12 @@ export async function importJob(path: string, shownAs: string = path): Promise<J
     const message = error instanceof Error ? error.message : String(error);
     throw new SluiceJobError(shownAs, `failed to load: ${message}${commonJsHint(path, error)}`, { cause: error });
   }
-  const job = mod.default;
+  // A CommonJS module's `default` is its `module.exports`; TypeScript compiled to CommonJS puts an
+  // `export default` on `exports.default` instead, one level down.
+  let job = mod.default;
+  if (!isJob(job) && job !== null && typeof job === 'object' && isJob((job as Record<string, unknown>).default)) {
+    job = (job as Record<string, unknown>).default;
+  }
   if (job === undefined) {
     const named = Object.keys(mod);
     throw new SluiceJobError(
@@ -27,7 +33,11 @@ export async function importJob(path: string, shownAs: string = path): Promise<J
     );
   }
   if (!isJob(job)) {
-    throw new SluiceJobError(shownAs, `its default export is not a job; expected the result of defineJob({ ... }), got ${typeof job}`);
+    throw new SluiceJobError(
+      shownAs,
+      'its default export is not a job; expected `export default defineJob({ ... })` ' +
+        `(in CommonJS: \`module.exports = defineJob({ ... })\`), got ${describe(job)}`,
+    );
   }
   return job;
 }

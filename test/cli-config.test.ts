@@ -1,7 +1,13 @@
-/** The layered config of the `sluice` CLI: defaults < file < SLUICE_* env < flags, and its errors. */
+/**
+ * The layered config of the `sluice` CLI: defaults < file < SLUICE_* env < flags, and its errors;
+ * `sluice config JOB`, which checks the settings against a job and always closes it.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CONFIG_DEFAULTS,
@@ -288,6 +294,177 @@ describe('configCommand', () => {
       expect(await configCommand(argv, c.io, env, dir), argv.join(' ')).toBe(2);
       expect(c.out).toEqual([]);
       expect(c.err).toHaveLength(2);
+    }
+  });
+});
+
+describe('timeoutMs (--timeout, SLUICE_TIMEOUT)', () => {
+  it('is read from the file, the env and the flag, the later layer winning, and unset by default', async () => {
+    expect((await resolveFrom([])).config.timeoutMs).toBeUndefined();
+    const file = await writeJson(join(dir, CONFIG_FILE_NAME), { timeoutMs: 5000 });
+    const fromFile = await resolveFrom([]);
+    expect(fromFile.config.timeoutMs).toBe(5000);
+    expect(fromFile.sources['timeoutMs']).toEqual({ kind: 'file', path: file });
+    const fromEnv = await resolveFrom([], { SLUICE_TIMEOUT: '0' });
+    expect(fromEnv.config.timeoutMs).toBe(0);
+    expect(fromEnv.sources['timeoutMs']).toEqual({ kind: 'env', name: 'SLUICE_TIMEOUT' });
+    const fromFlag = await resolveFrom(['--timeout', '250'], { SLUICE_TIMEOUT: '0' });
+    expect(fromFlag.config.timeoutMs).toBe(250);
+    expect(fromFlag.sources['timeoutMs']).toEqual({ kind: 'flag', name: '--timeout' });
+    expect(formatConfig(fromFlag).find((l) => l.startsWith('timeoutMs '))).toMatch(/^timeoutMs\s+250\s+\(flag --timeout\)$/);
+  });
+
+  it('rejects a value that is not a whole number of ms from 0 to 2^31-1, naming the key, the source, the expected and the received value', async () => {
+    const expected = `an integer from 0 to ${2 ** 31 - 1} (milliseconds; 0: no timeout)`;
+    const flag = await configError(resolveFrom(['--timeout', '1.5']));
+    expect(flag).toMatchObject({ key: 'timeoutMs', source: { kind: 'flag', name: '--timeout' }, expected, received: '1.5' });
+    const env = await configError(resolveFrom([], { SLUICE_TIMEOUT: 'soon' }));
+    expect(env).toMatchObject({ key: 'timeoutMs', source: { kind: 'env', name: 'SLUICE_TIMEOUT' }, expected, received: 'soon' });
+    const huge = await configError(resolveFrom(['--timeout', String(2 ** 31)]));
+    expect(huge).toMatchObject({ key: 'timeoutMs', received: String(2 ** 31) });
+    const file = await writeJson(join(dir, CONFIG_FILE_NAME), { timeoutMs: -1 });
+    const fromFile = await configError(resolveFrom([]));
+    expect(fromFile).toMatchObject({ key: 'timeoutMs', source: { kind: 'file', path: file }, expected, received: -1 });
+  });
+
+  it('is listed in the help with its default and variable', () => {
+    const line = runFlagsHelp().find((l) => l.includes('--timeout MS'));
+    expect(line).toContain('SLUICE_TIMEOUT');
+  });
+});
+
+const doubleJob = fileURLToPath(new URL('./fixtures/jobs/double-job.ts', import.meta.url));
+const slowJob = fileURLToPath(new URL('./fixtures/jobs/slow-job.ts', import.meta.url));
+
+describe('configCommand with a job', () => {
+  it("prints the config, then the job's services and stages with the settings applied and their sources", async () => {
+    const c = capture();
+    const code = await configCommand([doubleJob, '--io', 'calc=3', '--threads', '2', '--timeout', '900'], c.io, {}, dir);
+    expect(c.err).toEqual([]);
+    expect(code).toBe(0);
+    expect(c.out.find((l) => l.startsWith('threads '))).toContain('(flag --threads)');
+    expect(c.out).toContain(`job: double (${doubleJob})`);
+    // The job sets timeoutMs 0 for calc: --timeout does not replace the job's own value.
+    expect(c.out.find((l) => l.startsWith('service calc'))).toMatch(/limit fixed 3 \(flag --io\); timeout none \(job\)$/);
+    expect(c.out.find((l) => l.startsWith('stage fetch'))).toMatch(/\bio\s+capacity follows service calc \(now 3\)$/);
+    expect(c.out.find((l) => l.startsWith('stage double'))).toMatch(/\bcpu\s+capacity 2 threads \(flag --threads\); worker .*double\.ts$/);
+  });
+
+  it('gives --timeout and --io to io stages without a service', async () => {
+    const c = capture();
+    expect(await configCommand([slowJob, '--io', 'work=3'], c.io, { SLUICE_TIMEOUT: '700' }, dir)).toBe(0);
+    expect(c.out.find((l) => l.startsWith('stage work'))).toMatch(/capacity 3 \(flag --io\); timeout 700 ms \(env SLUICE_TIMEOUT\)$/);
+    expect(c.out.find((l) => l.startsWith('stage finish'))).toMatch(/capacity 1 \(job\); timeout 700 ms \(env SLUICE_TIMEOUT\)$/);
+  });
+
+  it('refuses an --io name the job does not declare as `sluice run` does: a config error, exit 2, nothing on stdout', async () => {
+    const c = capture();
+    expect(await configCommand([doubleJob, '--io', 'nosuch=1'], c.io, {}, dir)).toBe(2);
+    expect(c.out).toEqual([]);
+    expect(c.err).toHaveLength(2);
+    expect(c.err[0]).toContain('io.nosuch');
+    expect(c.err[0]).toContain('(from flag --io)');
+    expect(c.err[0]).toContain('service calc');
+  });
+
+  it("runs the job's setup and hands its resources to close; a close that throws is reported, the exit code kept", async () => {
+    const index = new URL('../dist/src/index.js', import.meta.url).href;
+    const file = join(dir, 'closing.mjs');
+    await writeFile(
+      file,
+      `import { defineJob, io } from ${JSON.stringify(index)};\n` +
+        `export default defineJob({ name: 'closing', setup: async () => 'pool', stages: async () => [io('a', (x) => x, { concurrency: 1 })],\n` +
+        `  close: (resources) => { throw new Error('could not close ' + resources); } });\n`,
+    );
+    const c = capture();
+    expect(await configCommand([file], c.io, {}, dir)).toBe(0);
+    expect(c.out).toContain(`job: closing (${file})`);
+    expect(c.err).toEqual(["sluice config: the job's close() failed: could not close pool"]);
+  });
+
+  it('refuses a missing job, a .cts job and two jobs, with exit 2', async () => {
+    for (const argv of [[join(dir, 'nope.ts')], [join(dir, 'job.cts')], [doubleJob, slowJob]]) {
+      const c = capture();
+      expect(await configCommand(argv, c.io, {}, dir), argv.join(' ')).toBe(2);
+      expect(c.out).toEqual([]);
+      expect(c.err).toHaveLength(2);
+    }
+  });
+});
+
+describe('the built bin in a child process', () => {
+  const bin = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url));
+  const serverJob = fileURLToPath(new URL('./fixtures/jobs/server-at-load.ts', import.meta.url));
+
+  /** Runs the bin; resolves with its exit code and output, or kills it and fails if it has not exited in 30 s. */
+  function sluice(args: readonly string[], env: Env): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`sluice ${args.join(' ')} did not exit within 30 s:\n${stderr}`));
+      }, 30_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  const config = (args: readonly string[], log: string) => sluice(['config', ...args], { SLUICE_TEST_CLOSE_LOG: log });
+
+  it("closes a job that opened a server at load, so the process exits, on success and on a refused --io name", async () => {
+    const okLog = join(dir, 'ok.log');
+    const ok = await config([serverJob, '--io', 'api=3'], okLog);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readFileSync(okLog, 'utf8')).toBe('closed\n');
+
+    const badLog = join(dir, 'bad.log');
+    const bad = await config([serverJob, '--io', 'nosuch=1'], badLog);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('io.nosuch');
+    expect(readFileSync(badLog, 'utf8')).toBe('closed\n');
+  });
+
+  it('loads no job (so has nothing to close) when the config itself is bad', async () => {
+    const log = join(dir, 'config.log');
+    const bad = await config([serverJob, '--threads', 'two'], log);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('threads');
+    expect(existsSync(log)).toBe(false);
+  });
+});
+
+describe('--timeout in a run', () => {
+  const bin = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url));
+
+  it('fails attempts of an io stage without a service that outlive it with ERR_SLUICE_TIMEOUT (SLUICE_TIMEOUT alike)', async () => {
+    // Every task of the slow job hangs (until its signal aborts): only the timeout ends them.
+    for (const [args, env] of [
+      [['--timeout', '50'], {}],
+      [[], { SLUICE_TIMEOUT: '50' }],
+    ] as Array<[string[], Env]>) {
+      const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn(process.execPath, [bin, 'run', slowJob, '--limit', '3', '--log', 'none', ...args], {
+          cwd: dir,
+          env: { ...process.env, ...env, SLUICE_TEST_HANG_FROM: '0' },
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.on('close', (code) => resolve({ code, stdout }));
+      });
+      expect(result.code).toBe(1);
+      const lines = result.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { ok: boolean; stage: string; error: { code: string; timeoutMs: number } });
+      expect(lines).toHaveLength(3);
+      for (const line of lines) expect(line).toMatchObject({ ok: false, stage: 'work', error: { code: 'ERR_SLUICE_TIMEOUT', timeoutMs: 50 } });
     }
   });
 });

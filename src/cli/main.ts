@@ -17,9 +17,10 @@ export type Io = CliIo;
 const USAGE = `Usage: sluice <command> [options]
 
 Commands:
-  run JOB       run a job module (.js or .ts, default export defineJob({...})): sluice run --help
+  run JOB       run a job module (.js, .mjs, .cjs, .ts or .mts; its default export is defineJob({...})): sluice run --help
   bench JOB     tuning runs: the job on a sample of its input under a matrix of settings: sluice bench --help
-  config        print the resolved config and where each value came from: sluice config --help
+  config [JOB]  print the resolved config and where each value came from; with JOB, check the settings
+                against the job and list its services and stages as a run builds them: sluice config --help
   demo          run the demo job on an embedded document service: sluice demo --help
 
 Options:
@@ -27,7 +28,7 @@ Options:
   -v, --version  the version of sluice
 
 Config layers, later winning: defaults < sluice.config.json (or --config FILE) < SLUICE_* environment < flags.
-Exit codes: 0 every task completed, 1 some tasks failed, 2 bad usage or config, 130 interrupted.`;
+Exit codes: 0 every task completed, 1 some tasks failed, 2 bad usage, config, input/output file or job, 130 interrupted.`;
 
 const COMMANDS = ['run', 'bench', 'config', 'demo'];
 

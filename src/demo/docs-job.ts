@@ -1,8 +1,8 @@
 /**
  * The demo as a job module, for `sluice run` and `sluice bench`: fetch documents from the embedded
  * document service behind the adaptive limiter of service "docs", synthesize each on a worker
- * thread, and write one line per document. The service starts on 127.0.0.1 when the first task is
- * fetched and stops in `close()`.
+ * thread, and write one line per document. `setup()` starts the service on 127.0.0.1 before the run
+ * and `close()` stops it, so loading the module (or `sluice config` refusing a setting) opens nothing.
  *
  *   sluice run dist/src/demo/docs-job.js --limit 500 --io docs=adaptive --threads 2
  *   sluice bench dist/src/demo/docs-job.js --sample 300 --threads 1,2 --io docs=4,16,adaptive
@@ -14,6 +14,7 @@ import type { Synthesis, SynthesisInput } from '../../workers/synthesize.js';
 import { startDocServer, type DocServer } from './doc-server.js';
 import { DEMO_DEFAULTS, DEMO_RANGES, synthesizeWorker } from './job.js';
 import { createAgent, fetchBuffer } from './fetch-doc.js';
+import type { Agent } from 'node:http';
 
 /** A demo setting from the environment, in the same range as `sluice demo`'s flag. */
 function envInt(name: string, option: 'tasks' | 'latencyMs' | 'sizeBytes'): number {
@@ -31,20 +32,21 @@ const tasks = envInt('SLUICE_DEMO_TASKS', 'tasks');
 const latencyMs = envInt('SLUICE_DEMO_LATENCY_MS', 'latencyMs');
 const sizeBytes = envInt('SLUICE_DEMO_SIZE', 'sizeBytes');
 
-let server: Promise<DocServer> | undefined;
-const agent = createAgent(256);
+interface Resources {
+  readonly server: DocServer;
+  readonly agent: Agent;
+}
 
-export default defineJob<number, Synthesis>({
+export default defineJob<number, Synthesis, Resources>({
   name: 'docs-demo',
   services: { docs: { limit: 'vegas', initial: 8, max: 64 } },
-  stages: ({ services }) => [
+  async setup() {
+    return { server: await startDocServer({ latencyMs, sizeBytes }), agent: createAgent(256) };
+  },
+  stages: ({ services, resources: { server, agent } }) => [
     io<number, SynthesisInput>(
       'fetch',
-      async (id, ctx) => {
-        server ??= startDocServer({ latencyMs, sizeBytes });
-        const { url } = await server;
-        return { id, body: await fetchBuffer(`${url}/docs/${id}`, agent, ctx.signal) };
-      },
+      async (id, ctx) => ({ id, body: await fetchBuffer(`${server.url}/docs/${id}`, agent, ctx.signal) }),
       { service: services.docs! },
     ),
     cpu('synthesize', synthesizeWorker()),
@@ -52,8 +54,9 @@ export default defineJob<number, Synthesis>({
   *input() {
     for (let id = 0; id < tasks; id++) yield id;
   },
-  async close() {
-    agent.destroy();
-    if (server) await (await server).close();
+  async close(resources) {
+    if (resources === undefined) return;
+    resources.agent.destroy();
+    await resources.server.close();
   },
 });

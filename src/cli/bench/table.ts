@@ -1,4 +1,7 @@
-/** Medians per setting of `sluice bench`, the best one, and the table printed. */
+/**
+ * Medians per setting of `sluice bench`, the best one, and the table printed. A setting with a run
+ * that timed out is never the best: its figures (from the runs that finished, if any) say too little.
+ */
 import type { ChildSummary } from './child.js';
 
 export interface SettingResult {
@@ -11,39 +14,50 @@ export interface SettingResult {
   readonly peakBuffered: number;
   /** Failed tasks plus rejected input records, the most of any run. */
   readonly failures: number;
+  /** Runs stopped at `--run-timeout` (not counted in `runs` or the medians). */
+  readonly timedOut: number;
 }
 
-export function summarize(label: string, flags: readonly string[], runs: readonly ChildSummary[]): SettingResult {
+export function summarize(label: string, flags: readonly string[], runs: readonly ChildSummary[], timedOut = 0): SettingResult {
   return {
     label,
     flags,
     runs: runs.length,
+    timedOut,
     tasksPerSecond: median(runs.map((r) => r.tasksPerSecond)),
     elapsedMs: median(runs.map((r) => r.elapsedMs)),
     peakRssMiB: Math.round(median(runs.map((r) => r.peakRssBytes)) / 2 ** 20),
-    peakBuffered: Math.max(...runs.map((r) => r.peakBuffered)),
-    failures: Math.max(...runs.map((r) => r.failed + r.rejectedRecords)),
+    peakBuffered: Math.max(0, ...runs.map((r) => r.peakBuffered)),
+    failures: Math.max(0, ...runs.map((r) => r.failed + r.rejectedRecords)),
   };
 }
 
-/** The fastest setting among those with no failures. */
+/** The fastest setting among those whose every run finished without failures. */
 export function bestOf(results: readonly SettingResult[]): SettingResult | undefined {
   let best: SettingResult | undefined;
-  for (const r of results) if (r.failures === 0 && (best === undefined || r.tasksPerSecond > best.tasksPerSecond)) best = r;
+  for (const r of results) {
+    if (r.failures > 0 || r.timedOut > 0 || r.runs === 0) continue;
+    if (best === undefined || r.tasksPerSecond > best.tasksPerSecond) best = r;
+  }
   return best;
 }
 
 export function formatTable(results: readonly SettingResult[], best: SettingResult | undefined): string[] {
   const header = ['', 'setting', 'tasks/s', 'wall', 'peak RSS', 'peak buffered', 'failures'];
-  const rows = results.map((r) => [
-    r === best ? '*' : '',
-    r.label,
-    r.tasksPerSecond.toFixed(1),
-    `${(r.elapsedMs / 1000).toFixed(2)} s`,
-    `${r.peakRssMiB} MiB`,
-    String(r.peakBuffered),
-    String(r.failures),
-  ]);
+  const rows = results.map((r) => {
+    const failures = r.timedOut === 0 ? String(r.failures) : r.failures > 0 ? `${r.failures}, timed out` : 'timed out';
+    // No finished run: nothing to show but how it ended (timed out, or not run: the bench was interrupted).
+    if (r.runs === 0) return [r === best ? '*' : '', r.label, '-', '-', '-', '-', r.timedOut > 0 ? failures : 'not run'];
+    return [
+      r === best ? '*' : '',
+      r.label,
+      r.tasksPerSecond.toFixed(1),
+      `${(r.elapsedMs / 1000).toFixed(2)} s`,
+      `${r.peakRssMiB} MiB`,
+      String(r.peakBuffered),
+      failures,
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();

@@ -20,6 +20,7 @@ export const ENV_VARS: Readonly<Record<ConfigKey, string>> = Object.freeze({
   log: 'SLUICE_LOG',
   logIntervalMs: 'SLUICE_LOG_INTERVAL',
   metricsPort: 'SLUICE_METRICS_PORT',
+  timeoutMs: 'SLUICE_TIMEOUT',
 });
 
 /** The variable naming the config file (when no `--config` flag does). */

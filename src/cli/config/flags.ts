@@ -39,6 +39,12 @@ export const RUN_FLAGS = Object.freeze({
   log: { key: 'log', type: 'string', arg: 'MODE', text: 'auto, bar, json or none (auto: bar on a terminal, else json)' },
   'log-interval': { key: 'logIntervalMs', type: 'string', arg: 'MS', text: 'milliseconds between progress logs, >= 100' },
   'metrics-port': { key: 'metricsPort', type: 'string', arg: 'N', text: 'serve Prometheus metrics on 127.0.0.1 (0: any free port)' },
+  timeout: {
+    key: 'timeoutMs',
+    type: 'string',
+    arg: 'MS',
+    text: 'per-attempt timeout of io stages and services that set none (0: none)',
+  },
   config: { key: null, type: 'string', arg: 'FILE', text: 'the config file' },
 } as const satisfies Record<string, FlagSpec>);
 

@@ -1,5 +1,20 @@
-/** The lines `sluice config` prints: the config file, then each key, its value and its source. */
-import { ADAPTIVE_DEFAULT, formatSource } from '../../index.js';
+/**
+ * The lines `sluice config` prints: the config file, then each key, its value and its source; with
+ * a job, then what the job declares with the settings applied (its services and stages).
+ */
+import { fileURLToPath } from 'node:url';
+import {
+  ADAPTIVE_DEFAULT,
+  DEFAULTS,
+  formatSource,
+  SERVICE_DEFAULTS,
+  type ConfigSource,
+  type CpuStage,
+  type IoStage,
+  type ServiceOptions,
+  type Stage,
+} from '../../index.js';
+import type { BuildSettings, BuiltJob } from '../job/build.js';
 import type { ResolvedConfig } from './resolve.js';
 import { defaultText, isConfigKey } from './schema.js';
 
@@ -14,12 +29,94 @@ export function formatConfig(resolved: ResolvedConfig): string[] {
     if (value === undefined && isConfigKey(key)) rows.push([key, 'unset', `(${formatSource(source)}: ${defaultText(key)})`]);
     else rows.push([key, render(value), `(${formatSource(source)})`]);
   }
-  const keyWidth = Math.max(...rows.map(([key]) => key.length)) + 2;
-  const valueWidth = Math.max(...rows.map(([, value]) => value.length)) + 2;
-  return [
-    `config file: ${resolved.file ?? 'none'}`,
-    ...rows.map(([key, value, source]) => `${key.padEnd(keyWidth)}${value.padEnd(valueWidth)}${source}`),
-  ];
+  return [`config file: ${resolved.file ?? 'none'}`, ...columns(rows)];
+}
+
+export interface JobDescription {
+  /** The job's name, or its file. */
+  readonly name: string;
+  /** The job module as the command line named it. */
+  readonly file: string;
+  /** The services as the job declares them, before the settings. */
+  readonly declaredServices: Readonly<Record<string, ServiceOptions>>;
+  readonly built: BuiltJob;
+  readonly settings: BuildSettings;
+  readonly sources: Readonly<Record<string, ConfigSource>>;
+}
+
+type From = (key: string) => string;
+
+/**
+ * What the job declares, after the settings, one line per service and per stage, each value with
+ * where it came from (`job`, `default`, or the config's source):
+ * `service docs      limit vegas, now 8 (initial 8, max 64) (job); timeout 5000 ms (flag --timeout)`,
+ * `stage fetch   io  capacity follows service docs (now 8)`,
+ * `stage parse   cpu capacity 2 threads (flag --threads); worker /app/parse.worker.ts`.
+ */
+export function formatJob(described: JobDescription): string[] {
+  const { built, settings, sources } = described;
+  const from: From = (key) => formatSource(sources[key] ?? { kind: 'default' });
+  const rows: Array<[string, string, string]> = [];
+  for (const [name, options] of Object.entries(built.serviceOptions)) {
+    const own = described.declaredServices[name];
+    const limitFrom = settings.io[name] !== undefined ? from(`io.${name}`) : own?.limit === undefined ? 'default' : 'job';
+    const limit = limitText(options, built.services[name]?.limit.current);
+    rows.push([`service ${name}`, '', `limit ${limit} (${limitFrom}); timeout ${timeoutText(options.timeoutMs, own?.timeoutMs, SERVICE_DEFAULTS.timeoutMs, from)}`]);
+  }
+  built.stages.forEach((stage, i) => {
+    const declared = built.declared[i];
+    if (stage.kind === 'io') rows.push([`stage ${stage.name}`, 'io', ioText(stage, declared, settings, from)]);
+    else rows.push([`stage ${stage.name}`, 'cpu', cpuText(stage, declared, settings, from)]);
+  });
+  return [`job: ${described.name} (${described.file})`, ...columns(rows)];
+}
+
+function limitText(options: ServiceOptions, current: number | undefined): string {
+  const now = current === undefined ? '' : `, now ${current}`;
+  const spec = options.limit ?? ADAPTIVE_DEFAULT;
+  if (typeof spec === 'number') return `fixed ${spec}`;
+  if (typeof spec !== 'string') return `a custom Limit${now}`;
+  const bounds = (['initial', 'min', 'max'] as const).filter((k) => options[k] !== undefined).map((k) => `${k} ${options[k]}`);
+  return `${spec}${now}${bounds.length > 0 ? ` (${bounds.join(', ')})` : ''}`;
+}
+
+/** A timeout and where it came from: the job's own, else the `timeoutMs` setting, else the default. */
+function timeoutText(applied: unknown, own: unknown, fallback: number, from: From): string {
+  if (typeof applied !== 'number') return `${ms(fallback)} (default)`;
+  return `${ms(applied)} (${own === undefined ? from('timeoutMs') : 'job'})`;
+}
+
+function ioText(stage: IoStage, declared: Stage | undefined, settings: BuildSettings, from: From): string {
+  if (stage.service !== undefined) return `capacity follows service ${stage.service.name} (now ${stage.service.limit.current})`;
+  const concurrencyFrom = typeof settings.io[stage.name] === 'number' ? from(`io.${stage.name}`) : 'job';
+  const own = declared?.kind === 'io' ? declared.timeoutMs : undefined;
+  return `capacity ${String(stage.concurrency)} (${concurrencyFrom}); timeout ${timeoutText(stage.timeoutMs, own, DEFAULTS.ioTimeoutMs, from)}`;
+}
+
+function cpuText(stage: CpuStage, declared: Stage | undefined, settings: BuildSettings, from: From): string {
+  let threads: string;
+  if (settings.threads !== undefined) threads = `${plural(settings.threads, 'thread')} (${from('threads')})`;
+  else if (declared?.kind === 'cpu' && declared.threads !== undefined) threads = `${plural(declared.threads, 'thread')} (job)`;
+  else threads = `${plural(DEFAULTS.threads(), 'thread')} (default: os.availableParallelism())`;
+  const file = stage.file instanceof URL || stage.file.startsWith('file:') ? fileURLToPath(stage.file) : stage.file;
+  return `capacity ${threads}; worker ${file}`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function ms(value: number): string {
+  return value === 0 ? 'none' : `${value} ms`;
+}
+
+/** Rows of three cells, padded into columns; a column of empty cells takes no room. */
+function columns(rows: ReadonlyArray<readonly [string, string, string]>): string[] {
+  const widths = [0, 1].map((i) => {
+    const widest = Math.max(0, ...rows.map((row) => row[i]!.length));
+    return widest === 0 ? 0 : widest + 2;
+  });
+  return rows.map(([a, b, c]) => `${a.padEnd(widths[0]!)}${b.padEnd(widths[1]!)}${c}`);
 }
 
 function valueOf(resolved: ResolvedConfig, key: string): unknown {

@@ -3,6 +3,7 @@
  * frozen object, and per key what a valid value is (for error messages) and what "unset" means.
  */
 import { z } from 'zod';
+import { SERVICE_DEFAULTS } from '../../index.js';
 
 /** How the input file is read; `auto` goes by its extension (`.csv` is CSV, anything else JSONL). */
 export const INPUT_FORMATS = Object.freeze(['auto', 'jsonl', 'csv'] as const);
@@ -33,6 +34,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
 });
 
 const positiveInt = z.int().positive();
+/** The longest timer Node keeps (a longer one fires at once, with a TimeoutOverflowWarning). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const ioSetting = z.union([positiveInt, z.enum(IO_ALGORITHMS)]);
 
 /** Each key's schema, without defaults: what one layer (file, environment, flags) may set. */
@@ -48,6 +51,7 @@ const fields = {
   log: z.enum(LOG_MODES),
   logIntervalMs: z.int().min(100),
   metricsPort: z.int().min(0).max(65535),
+  timeoutMs: z.int().min(0).max(MAX_TIMEOUT_MS),
 };
 
 /** One layer of the config: any subset of the keys, and no other key. */
@@ -66,6 +70,7 @@ export const configSchema = z.strictObject({
   log: fields.log.default(CONFIG_DEFAULTS.log),
   logIntervalMs: fields.logIntervalMs.default(CONFIG_DEFAULTS.logIntervalMs),
   metricsPort: fields.metricsPort.optional(),
+  timeoutMs: fields.timeoutMs.optional(),
 });
 
 /**
@@ -81,6 +86,8 @@ export const configSchema = z.strictObject({
  * - `log`: `auto` | `bar` | `json` | `none`. @default 'auto'
  * - `logIntervalMs`: ms between progress logs, >= 100. @default 1000
  * - `metricsPort`: serve Prometheus metrics on 127.0.0.1 (0 = any free port); unset = off.
+ * - `timeoutMs`: per-attempt timeout (ms) of every io stage without a service and every declared
+ *   service that sets no `timeoutMs` of its own; 0 = none; unset = each one's own default.
  */
 export type SluiceConfig = z.infer<typeof configSchema>;
 /** One layer's values, as validated (before paths are resolved and layers merged). */
@@ -116,6 +123,11 @@ export const CONFIG_KEYS: Readonly<Record<ConfigKey, KeySpec>> = Object.freeze({
   log: { kind: 'word', expected: `one of ${LOG_MODES.join(', ')}` },
   logIntervalMs: { kind: 'integer', expected: 'an integer >= 100 (milliseconds)' },
   metricsPort: { kind: 'integer', expected: 'an integer from 0 to 65535', unset: 'off' },
+  timeoutMs: {
+    kind: 'integer',
+    expected: `an integer from 0 to ${MAX_TIMEOUT_MS} (milliseconds; 0: no timeout)`,
+    unset: `each stage's and service's own; a service's default is ${SERVICE_DEFAULTS.timeoutMs} ms`,
+  },
 });
 
 /** Whether `key` names a top-level config key. */
