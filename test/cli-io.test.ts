@@ -1,13 +1,14 @@
 /** The input files and the outcome output of `sluice run`: src/cli/io. */
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SluiceInputRecordError, SluiceStateError, SluiceUsageError, type Outcome } from '../src/index.js';
-import { countRecords, openInput, type InputRecord } from '../src/cli/io/open-input.js';
+import { countRecords, openInput, probeInput, type InputRecord } from '../src/cli/io/open-input.js';
 import { inputErrorLine, outcomeLine } from '../src/cli/io/outcome-line.js';
-import { openOutput } from '../src/cli/io/output.js';
+import { checkOutput, openOutput } from '../src/cli/io/output.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -289,15 +290,119 @@ describe('outcomeLine', () => {
     });
   });
 
-  it('writes an unreadable input record with its line and the error code', () => {
-    const error = new SluiceInputRecordError('tasks.jsonl', 7, 'a JSON value', '{oops');
+  it('writes an unreadable input record with its line, the error code and fields, and its cause', () => {
+    const cause = new SyntaxError("Expected property name or '}' in JSON at position 1");
+    const error = new SluiceInputRecordError('tasks.jsonl', 7, 'a JSON value', '{oops', cause, { text: true });
     expect(JSON.parse(inputErrorLine({ line: 7, error }))).toEqual({
       ok: false,
       line: 7,
       stage: 'input',
-      error: { name: 'SluiceInputRecordError', code: 'ERR_SLUICE_INPUT_RECORD', message: error.message },
+      error: {
+        name: 'SluiceInputRecordError',
+        code: 'ERR_SLUICE_INPUT_RECORD',
+        message: error.message,
+        file: 'tasks.jsonl',
+        line: 7,
+        expected: 'a JSON value',
+        received: '{oops',
+        cause: { name: 'SyntaxError', message: cause.message },
+      },
     });
-    expect(error.message).toMatch(/^tasks\.jsonl:7: expected a JSON value, got /);
+  });
+
+  it("keeps what the job's parse() threw: its message, code, fields and cause chain", () => {
+    class RangeProblem extends RangeError {
+      override name = 'RangeProblem';
+      code = 'E_RANGE';
+      limit = 100;
+    }
+    const thrown = new RangeProblem('id 500 is out of range', { cause: new Error('the limit is 100', { cause: 'config' }) });
+    const error = new SluiceInputRecordError('t.jsonl', 3, "a record the job's parse() accepts", { id: 500 }, thrown);
+    const line = JSON.parse(inputErrorLine({ line: 3, error })) as { error: Record<string, unknown> };
+    expect(line.error).toMatchObject({
+      code: 'ERR_SLUICE_INPUT_RECORD',
+      cause: {
+        name: 'RangeProblem',
+        code: 'E_RANGE',
+        message: 'id 500 is out of range',
+        limit: 100,
+        cause: { name: 'Error', message: 'the limit is 100', cause: { value: 'config' } },
+      },
+    });
+  });
+
+  it('quotes the text of a bad line once in the message, and a record as JSON', async () => {
+    const path = await file('tasks.jsonl', '{"id": 3\n"ok"\n');
+    const [record] = await all(openInput(path, 'jsonl'));
+    const error = errorOf(record);
+    // The text as it is in the file, between backticks: no JSON string quotes, no escaped quotes.
+    expect(error.message).toBe(`${path}:1: expected a JSON value, got \`{"id": 3\` (text)`);
+    expect(error.received).toBe('{"id": 3');
+    const csv = await file('tasks.csv', 'a,b\n1,2,3\n');
+    const [row] = await all(openInput(csv, 'csv'));
+    expect(errorOf(row).message).toContain('got `1,2,3` (text)');
+    // A parsed record that the job's parse() rejects is a value: shown as JSON, with its type.
+    expect(new SluiceInputRecordError('t.jsonl', 2, 'a task', 'three').message).toBe('t.jsonl:2: expected a task, got `"three"` (string)');
+  });
+});
+
+describe('probeInput: an input file is checked before the run', () => {
+  it('passes a readable file in every format, and a .json file that holds JSON Lines', async () => {
+    const lines = [
+      await file('a.jsonl', '{"n":1}\n{"n":2}\n'),
+      await file('b.json', '{"n":1}\n{"n":2}\n'),
+      await file('c.json', '[1,2]\n[3,4]\n'),
+      await file('d.json', '{"n":1}\n'),
+      await file('e.json', ''),
+      await file('f.csv', 'n\n1\n'),
+      await file('g.json', '"text"\n'),
+    ];
+    for (const path of lines) await expect(probeInput(path, 'auto')).resolves.toEqual({ regular: true });
+  });
+
+  it.each([
+    ['a missing file', (d: string) => join(d, 'missing.jsonl'), 'ENOENT'],
+    ['a directory', (d: string) => join(d, 'dir.jsonl'), 'EISDIR'],
+    ['a dangling link', (d: string) => join(d, 'link.csv'), 'ENOENT'],
+  ])('refuses %s with a usage error naming the path', async (_what, pathOf, code) => {
+    await mkdir(join(dir, 'dir.jsonl'));
+    await symlink(join(dir, 'nowhere.csv'), join(dir, 'link.csv'));
+    const path = pathOf(dir);
+    const error: unknown = await probeInput(path, 'auto').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SluiceUsageError);
+    expect(error).toMatchObject({ code: 'ERR_SLUICE_USAGE', message: expect.stringContaining(path), cause: { code } });
+  });
+
+  it.each([
+    ['one JSON array on one line', '[{"n":1},{"n":2}]\n', ".[]"],
+    ['a pretty-printed JSON array', '[\n  {"n": 1},\n  {"n": 2}\n]\n', ".[]"],
+    ['a pretty-printed JSON object', '\n{\n  "tasks": [1, 2]\n}\n', "."],
+  ])('refuses a .json file that holds %s, with the jq command and the flag that reads it anyway', async (_what, content, filter) => {
+    const path = await file('tasks.json', content);
+    const error: unknown = await probeInput(path, 'auto').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SluiceUsageError);
+    const message = (error as Error).message;
+    expect(message).toContain(path);
+    expect(message).toContain(`jq -c '${filter}' ${path} > ${join(dir, 'tasks')}.jsonl`);
+    expect(message).toContain('--input-format jsonl');
+    // Forced to JSON Lines, or named .jsonl, the same file is read line by line.
+    await expect(probeInput(path, 'jsonl')).resolves.toEqual({ regular: true });
+    const jsonl = await file('tasks.jsonl', content);
+    await expect(probeInput(jsonl, 'auto')).resolves.toEqual({ regular: true });
+  });
+
+  it('checks a named pipe without reading from it (every record stays for the run)', async () => {
+    const fifo = join(dir, 'tasks.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    // Opening a pipe for reading would wait for a writer, and reading would take its records.
+    await expect(probeInput(fifo, 'auto')).resolves.toEqual({ regular: false });
+    await expect(probeInput(await file('t.jsonl', '1\n'), 'auto')).resolves.toEqual({ regular: true });
+  });
+
+  it('judges a .json file by its first values: a bad later line is a record error in the run, not a refusal', async () => {
+    const path = await file('tasks.json', `{"n":0}\n{"n":\n[\n`);
+    await expect(probeInput(path, 'auto')).resolves.toEqual({ regular: true });
+    expect((await all(openInput(path, 'auto'))).map((r) => 'error' in r)).toEqual([false, true, true]);
   });
 });
 
@@ -330,6 +435,30 @@ describe('openOutput', () => {
     await sink.close();
     expect(() => sink.write('late')).toThrow(SluiceStateError);
     expect(readFileSync(path, 'utf8').split('\n')).toEqual(['{"n":1}', '{"n":2,"s":"é"}', '']);
+  });
+
+  it('checkOutput refuses what cannot be written, without creating or truncating anything', async () => {
+    const input = await file('tasks.jsonl', '{"n":1}\n');
+    const existing = await file('out.jsonl', 'precious\n');
+    const missingDir = join(dir, 'no-such-dir', 'out.jsonl');
+    await mkdir(join(dir, 'adir'));
+    const cases: Array<[string | undefined, string]> = [
+      [missingDir, 'no-such-dir'],
+      [join(dir, 'adir'), 'directory'],
+      [join(input, 'out.jsonl'), 'tasks.jsonl'],
+      [input, 'input file'],
+    ];
+    for (const [path, named] of cases) {
+      const check = () => checkOutput(path, input);
+      expect(check).toThrow(SluiceUsageError);
+      expect(check).toThrow(expect.objectContaining({ code: 'ERR_SLUICE_USAGE', message: expect.stringContaining(named) }));
+    }
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+    expect(readFileSync(input, 'utf8')).toBe('{"n":1}\n');
+    // A writable existing file, a new file in an existing directory, and stdout pass; nothing is touched.
+    for (const path of [existing, join(dir, 'new.jsonl'), '-', undefined]) expect(() => checkOutput(path, input)).not.toThrow();
+    expect(readFileSync(existing, 'utf8')).toBe('precious\n');
+    expect(existsSync(join(dir, 'new.jsonl'))).toBe(false);
   });
 
   it('refuses a path whose directory is missing, naming the path', () => {

@@ -209,6 +209,37 @@ describe('json reporter', () => {
   });
 });
 
+/**
+ * The rows a terminal shows after `output`: text, newlines, and the CSI sequences log-update
+ * writes (cursor up/down, to column 1, erase line, erase to end of line); private modes ignored.
+ */
+function screen(output: string): string[] {
+  const rows: string[] = [''];
+  let row = 0;
+  let col = 0;
+  for (const m of output.matchAll(/\x1b\[(\??)(\d*)([A-Za-z])|\n|[^\x1b\n]+/g)) {
+    const token = m[0];
+    if (token === '\n') {
+      row += 1;
+      col = 0;
+      rows[row] ??= '';
+    } else if (token.startsWith('\x1b')) {
+      const [, priv, num, cmd] = m;
+      const n = num === '' ? 1 : Number(num);
+      if (priv === '?') continue;
+      if (cmd === 'A') row = Math.max(0, row - n);
+      else if (cmd === 'B') for (let i = 0; i < n; i++) rows[++row] ??= '';
+      else if (cmd === 'G') col = n - 1;
+      else if (cmd === 'K') rows[row] = num === '2' ? '' : rows[row]!.slice(0, col);
+    } else {
+      const line = rows[row]!.padEnd(col);
+      rows[row] = line.slice(0, col) + token + line.slice(col + token.length);
+      col += token.length;
+    }
+  }
+  return rows;
+}
+
 function fakeTty(columns: number): { stream: Writable & { isTTY: boolean; columns: number }; chunks: string[] } {
   const chunks: string[] = [];
   const stream = Object.assign(
@@ -263,6 +294,38 @@ describe('bar reporter', () => {
     const after = chunks.length;
     r.tick();
     expect(chunks.length).toBe(after);
+  });
+
+  it('writes notes above the live bar, where later frames do not erase them', () => {
+    const { stream, chunks } = fakeTty(120);
+    let current = busy({ done: 4000 });
+    const r = createReporter('bar', { snapshot: () => current, intervalMs: 1000, stream });
+    r.start();
+    r.tick();
+    r.note('sluice: skipped input record t.jsonl:3: expected a JSON value');
+    current = busy({ done: 4100 });
+    r.tick();
+    r.note('sluice: SIGINT: no new tasks');
+    current = busy();
+    r.tick();
+    r.stop();
+    r.note('after the bar');
+    const rows = screen(chunks.join('')).filter((row) => row.length > 0);
+    expect(rows).toEqual([
+      'sluice: skipped input record t.jsonl:3: expected a JSON value',
+      'sluice: SIGINT: no new tasks',
+      expect.stringContaining('4210/10000 42%'),
+      'after the bar',
+    ]);
+  });
+
+  it('writes notes as plain lines in the json and none modes', () => {
+    for (const mode of ['json', 'none'] as const) {
+      const lines: string[] = [];
+      const r = createReporter(mode, { snapshot: () => snap({ done: 1 }), intervalMs: 1000, write: (l) => lines.push(l) });
+      r.note('a note');
+      expect(lines).toEqual(['a note']);
+    }
   });
 
   it('renders the one-line form when it fits', () => {

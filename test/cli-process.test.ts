@@ -4,60 +4,28 @@
  * which tasks were pulled and which completed when the signal arrived, and checks the output file
  * against that: nothing pulled is lost after one SIGINT, nothing completed is lost after two.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { killLeftovers, lines, startBin, until, type Running } from './helpers/bin-child.js';
 
-const bin = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url));
 const slowJob = fileURLToPath(new URL('./fixtures/jobs/slow-job.ts', import.meta.url));
 const doubleJob = fileURLToPath(new URL('./fixtures/jobs/double-job.ts', import.meta.url));
 
 let dir: string;
-const children: ChildProcess[] = [];
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-cli-process-'));
 });
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killLeftovers();
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Running {
-  readonly child: ChildProcess;
-  stderr(): string;
-  readonly exited: Promise<number | null>;
-}
-
 function start(args: readonly string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let err = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => err, exited };
-}
-
-/** Polls a condition of the child's files (not a time window: the limit only stops a hung test). */
-async function until(what: string, condition: () => boolean, run: Running): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
-    if (condition()) return;
-    if (run.child.exitCode !== null) throw new Error(`the child exited before ${what}:\n${run.stderr()}`);
-    await sleep(10);
-  }
-  throw new Error(`timed out waiting for ${what}:\n${run.stderr()}`);
-}
-
-function lines(file: string): string[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  return startBin(args, { cwd: dir, env });
 }
 
 function logged(file: string, kind: 'start' | 'done'): number[] {

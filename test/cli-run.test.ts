@@ -3,16 +3,25 @@
  * input files, config layers and flags, and every kind of bad input (exit code 2 or 1, a message
  * that names what was wrong, and the rest of the job still runs where it can).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../src/cli/main.js';
+import { formatSummary, type RunSummary } from '../src/cli/run/summary.js';
+import type { ExecutorStats } from '../src/index.js';
 
 const job = fileURLToPath(new URL('./fixtures/jobs/double-job.ts', import.meta.url));
 const noDefault = fileURLToPath(new URL('./fixtures/jobs/no-default.ts', import.meta.url));
 const plainJob = fileURLToPath(new URL('./fixtures/jobs/plain-job.mjs', import.meta.url));
+const rejectJob = fileURLToPath(new URL('./fixtures/jobs/reject-job.ts', import.meta.url));
+const closingJob = fileURLToPath(new URL('./fixtures/jobs/closing-job.ts', import.meta.url));
+const noExportWorkerJob = fileURLToPath(new URL('./fixtures/jobs/no-export-worker-job.ts', import.meta.url));
 
 let dir: string;
 beforeEach(async () => {
@@ -21,6 +30,13 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A server on 127.0.0.1 holding a port, for a --metrics-port that is taken. */
+async function listening(): Promise<Server> {
+  const server = createServer((_req, res) => res.end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
 
 function capture(env: Record<string, string> = {}): { out: string[]; err: string[]; io: CliIo } {
   const out: string[] = [];
@@ -73,7 +89,7 @@ describe('sluice run', () => {
     const input = join(dir, 'tasks.jsonl');
     await writeFile(input, ['{"n": 1}', '{"n": 2}', '{"n": 3', '', '{"n": "x"}', '{"n": -1}', '{"n": 6}'].join('\n'));
     const c = capture();
-    expect(await main(['run', job, '--input', input, '--log', 'none'], c.io)).toBe(1);
+    expect(await main(['run', job, '--input', input, '--log', 'json'], c.io)).toBe(1);
     const lines = jsonLines(c.out);
     const byLine = new Map(lines.map((l) => [l.line, l]));
     // Lines 1, 2 and 7 ran; 3 is not JSON; 5 is rejected by the job's parse(); 6 fails in fetch.
@@ -84,7 +100,118 @@ describe('sluice run', () => {
     expect(byLine.get(5)).toMatchObject({ ok: false, stage: 'input', error: { code: 'ERR_SLUICE_INPUT_RECORD' } });
     expect(byLine.get(6)).toMatchObject({ ok: false, stage: 'fetch', error: { code: 'E_NEGATIVE' } });
     expect(lines).toHaveLength(6);
-    expect(c.err.join('\n')).toMatch(/3 completed, 3 failed \(2 input records\)/);
+    // The reasons are kept: the JSON parser's, and what the job's parse() threw.
+    expect(byLine.get(3)!.error).toMatchObject({ cause: { name: 'SyntaxError' } });
+    expect(byLine.get(5)!.error).toMatchObject({ cause: { name: 'TypeError', message: 'expected a record with a numeric "n", got {"n":"x"}' } });
+    const rejects = c.err.filter((l) => l.startsWith('sluice: skipped input record'));
+    expect(rejects).toHaveLength(2);
+    expect(rejects[0]).toContain('tasks.jsonl:3:');
+    expect(rejects[0]).toContain('(SyntaxError: ');
+    expect(rejects[1]).toContain('tasks.jsonl:5:');
+    expect(rejects[1]).toContain('(TypeError: expected a record with a numeric "n"');
+    expect(logLines(c.err).find((l) => l.type === 'summary')).toMatchObject({ completed: 3, failed: 1, rejectedRecords: 2, interrupted: 0 });
+  });
+
+  it("keeps what parse() threw (message, code, cause) in the failed line; stderr shows the first 5 rejects, then a count", async () => {
+    const input = join(dir, 'tasks.jsonl');
+    const records = [{ id: 1 }, ...Array.from({ length: 8 }, (_, i) => ({ id: 100 + i })), { id: 2 }];
+    await writeFile(input, records.map((r) => JSON.stringify(r)).join('\n'));
+    const c = capture();
+    expect(await main(['run', rejectJob, '--input', input, '--output', 'out.jsonl', '--log', 'none'], c.io)).toBe(1);
+    const lines = jsonLines((await readFile(join(dir, 'out.jsonl'), 'utf8')).trim().split('\n'));
+    const rejected = lines.filter((l) => l.stage === 'input');
+    expect(rejected.map((l) => l.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(rejected[0]!.error).toMatchObject({
+      name: 'SluiceInputRecordError',
+      code: 'ERR_SLUICE_INPUT_RECORD',
+      line: 2,
+      cause: { name: 'RangeError', code: 'E_ID_RANGE', message: 'id 100 is out of range', cause: { message: 'ids run from 0 to 99' } },
+    });
+    expect(lines.filter((l) => l.ok)).toHaveLength(2);
+    // --log none: no progress and no summary, but the rejects are on stderr.
+    expect(c.err.slice(0, 5).every((l) => l.startsWith('sluice: skipped input record') && l.includes('(RangeError E_ID_RANGE: id 10'))).toBe(true);
+    expect(c.err[4]).toContain('tasks.jsonl:6:');
+    expect(c.err.slice(5)).toHaveLength(1);
+    expect(c.err[5]).toMatch(/^sluice: 3 more input records were skipped; .*out\.jsonl$/);
+  });
+
+  it('--log none prints nothing on a run that goes well', async () => {
+    const c = capture();
+    expect(await main(['run', job, '--log', 'none'], c.io)).toBe(0);
+    expect(jsonLines(c.out)).toHaveLength(20);
+    expect(c.err).toEqual([]);
+  });
+
+  it("calls the job's close() exactly once on every exit path after it loaded", async () => {
+    const key = Symbol.for('sluice.test.closes');
+    const counters = globalThis as unknown as Record<symbol, number | undefined>;
+    const busy = await listening();
+    try {
+      await writeFile(join(dir, 'fails.jsonl'), '{"n":1}\n{"n":-1}\n');
+      await writeFile(join(dir, 'boom.jsonl'), '{"n":1,"boom":true}\n{"n":2}\n');
+      const cases: Array<[string[], number]> = [
+        [[], 0],
+        [['--io', 'nosuch=1'], 2],
+        [['--metrics-port', String((busy.address() as AddressInfo).port)], 2],
+        [['--input', 'fails.jsonl'], 1],
+        [['--input', 'boom.jsonl'], 1],
+      ];
+      for (const [args, code] of cases) {
+        const before = counters[key] ?? 0;
+        const c = capture();
+        expect(await main(['run', closingJob, '--log', 'none', ...args], c.io), args.join(' ')).toBe(code);
+        expect((counters[key] ?? 0) - before, args.join(' ')).toBe(1);
+      }
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+  });
+
+  it('reports an error that ended the run once, then exits 1 (onOutcome threw)', async () => {
+    await writeFile(join(dir, 'boom.jsonl'), '{"n":1,"boom":true}\n');
+    const c = capture();
+    expect(await main(['run', closingJob, '--input', 'boom.jsonl', '--log', 'none'], c.io)).toBe(1);
+    expect(c.err).toEqual(['sluice run: the run ended early: onOutcome failed']);
+  });
+
+  it('redirects other stdout output while outcomes go to stdout, and restores it on every exit path', async () => {
+    const calls: string[] = [];
+    const io = (): CliIo => ({
+      ...capture().io,
+      redirectStdout() {
+        calls.push('redirect');
+        return () => calls.push('restore');
+      },
+    });
+    expect(await main(['run', job, '--log', 'none'], io())).toBe(0);
+    expect(calls).toEqual(['redirect', 'restore']);
+    expect(await main(['run', job, '--log', 'none', '--output', '-', '--io', 'nosuch=1'], io())).toBe(2);
+    expect(await main(['run', noDefault], io())).toBe(2);
+    expect(calls).toEqual(['redirect', 'restore', 'redirect', 'restore', 'redirect', 'restore']);
+    // With an output file, stdout carries no outcomes: nothing to redirect.
+    expect(await main(['run', job, '--log', 'none', '--output', 'out.jsonl'], io())).toBe(0);
+    expect(calls).toHaveLength(6);
+  });
+
+  it('reports a worker module without a default export once, as a job error with a hint, and exits 2', async () => {
+    const c = capture();
+    expect(await main(['run', noExportWorkerJob, '--log', 'json'], c.io)).toBe(2);
+    const human = c.err.filter((l) => !l.startsWith('{'));
+    const reported = human.filter((l) => l.includes('ERR_SLUICE_WORKER_EXPORT') || l.includes('cpu stage "compute"'));
+    expect(reported).toHaveLength(1);
+    expect(human.some((l) => l.startsWith('sluice run: hint: '))).toBe(true);
+    expect(c.err.join('\n')).not.toContain('ended early');
+    expect(logLines(c.err).find((l) => l.type === 'summary')).toMatchObject({ errorCode: 'ERR_SLUICE_WORKER_EXPORT' });
+  });
+
+  it('reads every record from a named pipe (nothing is read ahead of the run to check or count it)', async () => {
+    const fifo = join(dir, 'tasks.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const writer = createWriteStream(fifo);
+    writer.end(Array.from({ length: 30 }, (_, n) => JSON.stringify({ n })).join('\n'));
+    const c = capture();
+    expect(await main(['run', job, '--input', fifo, '--log', 'json'], c.io)).toBe(0);
+    expect(jsonLines(c.out).map((l) => l.line).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 30 }, (_, n) => n + 1));
   });
 
   it('reads CSV task files', async () => {
@@ -118,6 +245,7 @@ describe('sluice run', () => {
       expect(help).toContain(flag);
     }
     expect(help).toContain('default');
+    expect(help).toMatch(/\.json are JSON Lines/);
   });
 
   describe('bad input: exit 2 and a message that names it', () => {
@@ -163,6 +291,94 @@ describe('sluice run', () => {
       expect(await main(['run', job, '--output', join(dir, 'missing', 'out.jsonl')], c.io)).toBe(2);
       expect(c.err[0]).toContain('missing');
     });
+
+    it('a missing or unreadable --input, naming the file', async () => {
+      await mkdir(join(dir, 'adir.jsonl'));
+      for (const input of [join(dir, 'nope.jsonl'), join(dir, 'adir.jsonl')]) {
+        const c = capture();
+        expect(await main(['run', job, '--input', input, '--log', 'none'], c.io)).toBe(2);
+        expect(c.err[0]).toContain(`Cannot read input file ${input}`);
+        expect(c.out).toEqual([]);
+      }
+    });
+
+    it('a .json input that is a JSON array, with the jq hint', async () => {
+      await writeFile(join(dir, 'tasks.json'), JSON.stringify([{ n: 1 }, { n: 2 }]));
+      const c = capture();
+      expect(await main(['run', job, '--input', 'tasks.json', '--log', 'none'], c.io)).toBe(2);
+      expect(c.err[0]).toContain("jq -c '.[]'");
+      expect(c.err[0]).toContain('--input-format jsonl');
+      expect(c.out).toEqual([]);
+    });
+
+    it('leaves an existing output file as it was on every usage failure', async () => {
+      const out = join(dir, 'out.jsonl');
+      const busy = await listening();
+      try {
+        await writeFile(join(dir, 'tasks.json'), '[\n{"n": 1}\n]\n');
+        await mkdir(join(dir, 'adir.jsonl'));
+        const cases: string[][] = [
+          ['--input', 'nope.jsonl'],
+          ['--input', 'adir.jsonl'],
+          ['--input', 'tasks.json'],
+          ['--input', 'tasks.txt'],
+          ['--input', 'out.jsonl'],
+          ['--io', 'nosuch=1'],
+          ['--threads', 'two'],
+          ['--metrics-port', String((busy.address() as AddressInfo).port)],
+        ];
+        for (const args of cases) {
+          await writeFile(out, 'precious\n');
+          const c = capture();
+          expect(await main(['run', job, '--output', out, '--log', 'none', ...args], c.io), args.join(' ')).toBe(2);
+          expect(await readFile(out, 'utf8'), args.join(' ')).toBe('precious\n');
+        }
+        await writeFile(out, 'precious\n');
+        expect(await main(['run', noDefault, '--output', out], capture().io)).toBe(2);
+        expect(await readFile(out, 'utf8')).toBe('precious\n');
+      } finally {
+        await new Promise((resolve) => busy.close(resolve));
+      }
+    });
+  });
+});
+
+describe('the run summary', () => {
+  const stats = (pulled: number): ExecutorStats => ({
+    stages: [],
+    buffers: [],
+    buffered: { size: 0, peak: 3 },
+    tasks: { pulled, open: 0, peakOpen: 8, completed: 0, failed: 0 },
+  });
+  const base: RunSummary = {
+    job: 'j',
+    elapsedMs: 2000,
+    completed: 40,
+    failed: 1,
+    rejected: 0,
+    interrupted: 9,
+    stats: stats(50),
+    output: 'out.jsonl',
+    lines: 41,
+    peakRssBytes: 2 ** 20,
+    interruptedBy: 'SIGINT',
+  };
+
+  it('accounts for every pulled task: completed, failed and interrupted, in both forms', () => {
+    const [human, why] = formatSummary(base, false);
+    expect(human).toMatch(/^sluice: j: 40 completed, 1 failed, 9 interrupted in 2\.0 s/);
+    expect(why).toBe('sluice: interrupted by SIGINT: 9 started tasks were aborted (no output line: a later run can do them again); the rest of the input was not started');
+    const [json] = formatSummary({ ...base, forced: true }, true);
+    expect(JSON.parse(json!)).toMatchObject({ type: 'summary', tasks: 41, completed: 40, failed: 1, interrupted: 9, pulled: 50, interruptedBy: 'SIGINT', forced: true });
+  });
+
+  it('says every started task finished after a drain, and that tasks were stopped by an error', () => {
+    expect(formatSummary({ ...base, interrupted: 0, stats: stats(41) }, false)[1]).toBe(
+      'sluice: interrupted by SIGINT: every started task finished; the rest of the input was not started',
+    );
+    const { interruptedBy: _, ...noSignal } = base;
+    expect(formatSummary({ ...noSignal, interrupted: 2 }, false)[1]).toBe('sluice: 2 started tasks were stopped before finishing (no output line): the run ended early');
+    expect(formatSummary({ ...noSignal, interrupted: 0 }, false)).toHaveLength(1);
   });
 });
 

@@ -13,4 +13,11 @@ export interface CliIo {
   readonly stderr?: NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number };
   /** Subscribes to SIGINT/SIGTERM; returns the function that unsubscribes. */
   readonly onSignal?: (listener: (signal: string) => void) => () => void;
+  /**
+   * Sends everything else that writes to the process's standard output (the job's `console.log`,
+   * worker threads' output, which Node pipes into `process.stdout`) to standard error, while `out`
+   * still writes to standard output; returns the function that undoes it. `sluice run` calls it
+   * while stdout carries outcome lines, so that they stay JSON Lines.
+   */
+  readonly redirectStdout?: () => () => void;
 }

@@ -65,7 +65,7 @@ export async function* readCsv(path: string): AsyncGenerator<CsvRecord> {
       if (line === lastSkipLine) return undefined;
       lastSkipLine = line;
       const expected = (err !== undefined && EXPECTED[err.code]) || 'a well-formed CSV row';
-      const error = new SluiceInputRecordError(path, line, expected, shorten(raw ?? ''), err);
+      const error = new SluiceInputRecordError(path, line, expected, shorten(raw ?? ''), err, { text: true });
       skips.push({ before: rows, line, error });
       return undefined;
     },

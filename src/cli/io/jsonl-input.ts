@@ -66,7 +66,7 @@ export async function* readJsonl(path: string): AsyncGenerator<JsonlRecord> {
     try {
       task = JSON.parse(text);
     } catch (cause) {
-      yield { line, error: new SluiceInputRecordError(path, line, 'a JSON value', shorten(text), cause) };
+      yield { line, error: new SluiceInputRecordError(path, line, 'a JSON value', shorten(text), cause, { text: true }) };
       continue;
     }
     yield { line, task };
@@ -80,7 +80,7 @@ export async function countJsonl(path: string): Promise<number> {
   return count;
 }
 
-function isBlank(text: string): boolean {
+export function isBlank(text: string): boolean {
   return text.trim().length === 0;
 }
 
@@ -90,4 +90,32 @@ function stripCr(text: string): string {
 
 function shorten(text: string): string {
   return text.length > RECEIVED_MAX ? `${text.slice(0, RECEIVED_MAX - 3)}...` : text;
+}
+
+/**
+ * What a `.json` file holds, judged from its first values: `lines` (JSON Lines: its first
+ * non-blank line is a JSON value by itself, and an array is followed by more lines), `array` (a
+ * JSON array that is the whole file, on one line or pretty-printed over several), or `object` (a
+ * JSON object spread over several lines). Reads up to the second non-blank line only (the first
+ * line whole), so a JSON Lines file of any size is judged at once.
+ */
+export async function jsonShape(path: string): Promise<'lines' | 'array' | 'object'> {
+  let firstIsArray = false;
+  let seen = false;
+  for await (const { text } of readLines(path)) {
+    if (isBlank(text)) continue;
+    if (seen) return 'lines';
+    seen = true;
+    const head = text.trimStart()[0];
+    if (head !== '[' && head !== '{') return 'lines';
+    try {
+      JSON.parse(text);
+    } catch {
+      // The first line opens a value that later lines continue: a pretty-printed document.
+      return head === '[' ? 'array' : 'object';
+    }
+    if (head === '{') return 'lines';
+    firstIsArray = true;
+  }
+  return firstIsArray ? 'array' : 'lines';
 }

@@ -1,11 +1,13 @@
 /**
  * The task input file of `sluice run`: JSON Lines or CSV, chosen by flag or by extension, read
- * lazily one record at a time.
+ * lazily one record at a time. A `.json` file is read as JSON Lines (one task per line).
  */
+import { constants } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { SluiceError, SluiceUsageError, describeValue, type SluiceInputRecordError } from '../../index.js';
 import { readCsv } from './csv-input.js';
-import { countJsonl, readJsonl } from './jsonl-input.js';
+import { countJsonl, jsonShape, readJsonl } from './jsonl-input.js';
 
 /**
  * One record of an input file: a task, or the error that kept a line (or CSV row) from being one.
@@ -46,6 +48,49 @@ export async function countRecords(path: string, format: InputFormat): Promise<n
   let count = 0;
   for await (const _ of wrapped(path, readCsv(path))) count++;
   return count;
+}
+
+/**
+ * Checks, before anything runs or is written, that `path` can be read in `format`: a regular file
+ * opens and its first byte reads (a missing file, a directory or a file without read permission
+ * fail here), and a `.json` file read by extension (`auto`) holds JSON Lines rather than one JSON
+ * document (an array of tasks, or pretty-printed JSON), which would fail line by line. A pipe or
+ * device (`/dev/stdin`, a named pipe) is only checked for read permission: reading from it here
+ * would take records from the run.
+ * @returns whether the input is a regular file (which can be read twice, e.g. to count it).
+ * @throws SluiceUsageError naming the path, with the node error as `cause`, or with a hint.
+ */
+export async function probeInput(path: string, format: InputFormat): Promise<{ readonly regular: boolean }> {
+  const resolved = resolveFormat(path, format);
+  let regular: boolean;
+  try {
+    const stats = await stat(path);
+    regular = stats.isFile();
+    if (stats.isDirectory()) {
+      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), { code: 'EISDIR' });
+    }
+    if (regular) {
+      const handle = await open(path, 'r');
+      try {
+        await handle.read(Buffer.alloc(1), 0, 1, 0);
+      } finally {
+        await handle.close();
+      }
+    } else {
+      await access(path, constants.R_OK);
+    }
+  } catch (error) {
+    throw readFailure(path, error);
+  }
+  if (!regular || resolved !== 'jsonl' || format !== 'auto' || extname(path).toLowerCase() !== '.json') return { regular };
+  const shape = await jsonShape(path).catch((error: unknown) => Promise.reject(readFailure(path, error)));
+  if (shape === 'lines') return { regular };
+  const what = shape === 'array' ? 'a JSON array' : 'a JSON object spread over several lines';
+  const convert = `jq -c '${shape === 'array' ? '.[]' : '.'}' ${path} > ${path.replace(/\.json$/i, '')}.jsonl`;
+  throw new SluiceUsageError(
+    `Input file ${path} holds ${what}, not JSON Lines: a .json input is read as JSON Lines, one task per line. ` +
+      `Write one task per line (\`${convert}\`), or pass --input-format jsonl to read the file line by line anyway`,
+  );
 }
 
 function resolveFormat(path: string, format: InputFormat): 'jsonl' | 'csv' {

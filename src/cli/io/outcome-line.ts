@@ -25,16 +25,18 @@ export function outcomeLine(outcome: Outcome, extra?: { line?: number }): string
 }
 
 /**
- * A record of the input file that could not be read, as one JSON line:
- * `{"ok":false,"line":7,"stage":"input","error":{"name":…,"code":"ERR_SLUICE_INPUT_RECORD","message":…}}`.
+ * A record of the input file that could not be read, or that the job's `parse()` rejected, as one
+ * JSON line: `{"ok":false,"line":7,"stage":"input","error":{"name":"SluiceInputRecordError",
+ * "code":"ERR_SLUICE_INPUT_RECORD","message":…,"file":…,"line":7,"expected":…,"cause":{…}}}`.
+ * The error keeps its fields and its causes as a task's error does: the `SyntaxError` of a line
+ * that is not JSON, the csv-parse error of a bad row, or what `parse()` threw (message and code).
  */
 export function inputErrorLine(record: { line: number; error: SluiceInputRecordError }): string {
-  const { error } = record;
   return JSON.stringify({
     ok: false,
     line: record.line,
     stage: 'input',
-    error: { name: error.name, code: error.code, message: error.message },
+    error: errorJson(record.error, 0, new Set()),
   });
 }
 
@@ -85,7 +87,7 @@ export function toJson(value: unknown, depth = 0, ancestors: Set<object> = new S
  * An error as `{ name, code?, message, ...own primitive fields, cause? }`; causes are followed
  * `CAUSE_DEPTH` deep. A thrown value that is not an Error becomes `{ value }`.
  */
-function errorJson(error: unknown, depth: number, ancestors: Set<object>): unknown {
+export function errorJson(error: unknown, depth = 0, ancestors: Set<object> = new Set()): unknown {
   if (!(error instanceof Error)) return { value: toJson(error, 0, ancestors) };
   if (ancestors.has(error)) return '[Circular]';
   const out: Record<string, unknown> = { name: error.name };

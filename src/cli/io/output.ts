@@ -3,7 +3,8 @@
  * that a line is in the kernel once `write` returns and an exit right after (even `process.exit`
  * in a signal handler) loses nothing.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ErrorCodes, SluiceStateError, SluiceUsageError } from '../../index.js';
 
 /** A destination of outcome lines. */
@@ -17,6 +18,56 @@ export interface OutcomeSink {
 }
 
 /**
+ * Checks that `path` can be written without touching it (nothing is created or truncated): an
+ * existing file must be writable and must not be the input file; a new file's directory must exist
+ * and be writable. `-` and undefined (stdout) always pass. `openOutput` truncates; call this first
+ * so that a run refused for any reason leaves the user's file as it was.
+ * @throws SluiceUsageError naming the path and what is wrong.
+ */
+export function checkOutput(path: string | undefined, input?: string): void {
+  if (path === undefined || path === '-') return;
+  const stats = statOf(path);
+  if (stats !== undefined) {
+    if (stats.isDirectory()) throw new SluiceUsageError(`Cannot write output file ${path}: it is a directory`);
+    if (input !== undefined) {
+      const source = statOf(input);
+      if (source !== undefined && source.dev === stats.dev && source.ino === stats.ino) {
+        throw new SluiceUsageError(`The output file ${path} is the input file: writing outcomes would truncate the tasks; choose another --output`);
+      }
+    }
+    writable(path, `Cannot write output file ${path}`);
+    return;
+  }
+  const dir = dirname(resolve(path));
+  const parent = statOf(dir);
+  if (parent === undefined) throw new SluiceUsageError(`Cannot create output file ${path}: its directory ${dir} does not exist`);
+  if (!parent.isDirectory()) throw new SluiceUsageError(`Cannot create output file ${path}: ${dir} is not a directory`);
+  writable(dir, `Cannot create output file ${path} in ${dir}`);
+}
+
+/** The file's stats; undefined when nothing is there. @throws SluiceUsageError for any other failure. */
+function statOf(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (cause) {
+    if ((cause as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw new SluiceUsageError(`Cannot write output file ${path}: ${messageOf(cause)}`, { cause });
+  }
+}
+
+function writable(path: string, what: string): void {
+  try {
+    accessSync(path, constants.W_OK);
+  } catch (cause) {
+    throw new SluiceUsageError(`${what}: ${messageOf(cause)}`, { cause });
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
  * A sink for `path`: `-` or undefined writes through `stdout`; any other path is created or
  * truncated, and its directory must exist.
  * @throws SluiceUsageError naming the path when the file cannot be opened.
@@ -27,8 +78,7 @@ export function openOutput(path: string | undefined, stdout: (line: string) => v
   try {
     fd = openSync(path, 'w');
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new SluiceUsageError(`Cannot open output file ${path}: ${reason}`, { cause });
+    throw new SluiceUsageError(`Cannot open output file ${path}: ${messageOf(cause)}`, { cause });
   }
   return fileSink(path, fd);
 }

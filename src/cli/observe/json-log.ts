@@ -21,7 +21,7 @@ export interface JsonLogOptions {
 
 export function createJsonLog(options: JsonLogOptions): Reporter {
   const { snapshot, figures, write } = options;
-  return createTicker((final) => write(formatJsonLine(figures(snapshot()), final)), options.intervalMs);
+  return createTicker((final) => write(formatJsonLine(figures(snapshot()), final)), options.intervalMs, write);
 }
 
 /** One progress line. Rates keep two decimals, times whole milliseconds. */

@@ -5,7 +5,8 @@
  *
  * Fitted to the terminal's width: when the services do not fit on the first line they move to a
  * second one; then the bar narrows or goes, then the least useful figures go (cpu, then buffered),
- * and a line that is still too wide is cut. The final state stays on screen with a newline.
+ * and a line that is still too wide is cut. The final state stays on screen with a newline. Lines
+ * written while the bar is live (`note`) go above it, so they are not drawn over.
  */
 import { createLogUpdate } from 'log-update';
 import { OBSERVE_DEFAULTS } from './defaults.js';
@@ -26,10 +27,19 @@ export interface ProgressBarOptions {
 export function createProgressBar(options: ProgressBarOptions): Reporter {
   const { snapshot, figures, stream } = options;
   const log = createLogUpdate(stream);
-  return createTicker((final) => {
+  const draw = (final: boolean): void => {
     log(formatBar(figures(snapshot()), stream.columns || OBSERVE_DEFAULTS.columns, final));
     if (final) log.done();
-  }, options.intervalMs);
+  };
+  return createTicker(draw, options.intervalMs, (line, live) => {
+    if (!live) {
+      stream.write(`${line}\n`);
+      return;
+    }
+    // Erase the bar, leave the line in the scrollback, draw the bar again below it.
+    log.persist(line);
+    draw(false);
+  });
 }
 
 const SEP = ' │ ';

@@ -10,7 +10,7 @@ import type { Reporter } from './ticker.js';
 export type { Reporter } from './ticker.js';
 export type { TerminalStream } from './progress-bar.js';
 
-/** `bar`: a live display on a terminal; `json`: one JSON line per tick; `none`: nothing. */
+/** `bar`: a live display on a terminal; `json`: one JSON line per tick; `none`: no progress. Each writes notes. */
 export type LogMode = 'bar' | 'json' | 'none';
 
 export const LOG_MODES: readonly LogMode[] = Object.freeze(['bar', 'json', 'none']);
@@ -22,7 +22,7 @@ export interface ReporterOptions {
   readonly intervalMs?: number;
   /** Where the bar is drawn, and JSON lines written when `write` is not given. @default process.stderr */
   readonly stream?: TerminalStream;
-  /** Receives each JSON line (without a newline). @default writes the line and a newline to `stream` */
+  /** Receives each JSON line and each note (without a newline). @default writes the line and a newline to `stream` */
   readonly write?: (line: string) => void;
   /** The clock of the rate window (ms). @default performance.now */
   readonly now?: () => number;
@@ -37,11 +37,11 @@ export function createReporter(mode: LogMode, options: ReporterOptions): Reporte
     throw new SluiceOptionError('intervalMs', 'a finite number > 0', intervalMs);
   }
   if (options.write !== undefined && typeof options.write !== 'function') throw new SluiceOptionError('write', 'a function', options.write);
-  if (mode === 'none') return { start() {}, tick() {}, stop() {} };
-  const figures = createFigureTracker(options.now !== undefined ? { now: options.now } : {});
   const stream = options.stream ?? process.stderr;
-  if (mode === 'bar') return createProgressBar({ snapshot: options.snapshot, figures, intervalMs, stream });
   const write = options.write ?? ((line: string) => void stream.write(`${line}\n`));
+  if (mode === 'none') return { start() {}, tick() {}, stop() {}, note: write };
+  const figures = createFigureTracker(options.now !== undefined ? { now: options.now } : {});
+  if (mode === 'bar') return createProgressBar({ snapshot: options.snapshot, figures, intervalMs, stream });
   return createJsonLog({ snapshot: options.snapshot, figures, intervalMs, write });
 }
 

@@ -8,13 +8,20 @@ export interface Reporter {
   tick(): void;
   /** Stops the timer and renders the final state once; later calls do nothing. */
   stop(): void;
+  /** Writes a line of its own (a notice, a rejected record) without breaking the display. */
+  note(line: string): void;
 }
 
 /**
  * A reporter around `render(final)`. `start()` twice keeps one timer; after `stop()`, `start()`
- * and `tick()` do nothing, so a late timer cannot draw over the final state.
+ * and `tick()` do nothing, so a late timer cannot draw over the final state. `note(line, live)`
+ * writes a line; `live` says whether the display is running (started, not stopped).
  */
-export function createTicker(render: (final: boolean) => void, intervalMs: number): Reporter {
+export function createTicker(
+  render: (final: boolean) => void,
+  intervalMs: number,
+  note: (line: string, live: boolean) => void,
+): Reporter {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const tick = (): void => {
@@ -34,5 +41,6 @@ export function createTicker(render: (final: boolean) => void, intervalMs: numbe
       timer = undefined;
       render(true);
     },
+    note: (line) => note(line, timer !== undefined && !stopped),
   };
 }

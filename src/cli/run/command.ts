@@ -3,48 +3,63 @@
  * one JSON line per outcome (or rejected input record), and ends with a summary on stderr.
  * Exit codes: 0 every task completed, 1 some failed, 2 bad usage/config/job, 130 interrupted.
  *
+ * Life cycle: every check that can refuse the run (flags, config, the input file, the output
+ * path, the job, its settings, the metrics port) passes before the output is opened, so a refused
+ * run leaves the user's output file as it was. Once the job has loaded, every exit path closes
+ * what was opened and calls the job's `close()` (each with a bounded wait, see shutdown.ts).
+ *
  * First SIGINT/SIGTERM drains (nothing new is pulled, what runs finishes and is written); a second
- * one aborts what is in flight. Each outcome line is written synchronously as it arrives, so
- * whatever completed is on disk in both cases.
+ * one aborts what is in flight (see stop.ts). Each outcome line is written synchronously as it
+ * arrives, so whatever completed is on disk in every case.
  */
 import { performance } from 'node:perf_hooks';
 import {
   createExecutor,
   SluiceAbortError,
   SluiceError,
+  type ConfigSource,
   type Executor,
   type ExecutorOptions,
-  type Outcome,
+  type Job,
   type Service,
 } from '../../index.js';
 import { parseRunArgs, runFlagsHelp } from '../config/flags.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
+import type { SluiceConfig } from '../config/schema.js';
 import type { CliIo } from '../io.js';
-import { countRecords } from '../io/open-input.js';
-import { inputErrorLine, outcomeLine } from '../io/outcome-line.js';
-import { openOutput, type OutcomeSink } from '../io/output.js';
+import { countRecords, probeInput } from '../io/open-input.js';
+import { checkOutput, openOutput, type OutcomeSink } from '../io/output.js';
 import { loadJob } from '../job/load.js';
 import { jobSession, type JobSession } from '../job/session.js';
 import { startMetrics, type MetricsServer } from '../observe/metrics.js';
-import { createReporter, resolveLogMode, type Reporter } from '../observe/reporter.js';
+import { createReporter, resolveLogMode } from '../observe/reporter.js';
 import type { RunSnapshot } from '../observe/snapshot.js';
-import { formatSummary, type RunSummary } from './summary.js';
-import { knownJobInputSize, taskSource } from './tasks.js';
+import { RUN_DEFAULTS } from './defaults.js';
+import { execute, type RunCounts } from './execute.js';
+import { jobErrorLines, jobErrorOf } from './job-error.js';
+import { createRejectLog } from './rejects.js';
+import { createShutdown, type Shutdown } from './shutdown.js';
+import { createStopper, FORCED, type Stopper } from './stop.js';
+import { formatSummary, interruptedTasks } from './summary.js';
+import { knownJobInputSize } from './tasks.js';
 import { usageFailure } from './usage.js';
 
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2, interrupted: 130 });
 
 const USAGE_LINE = 'Usage: sluice run JOB [options]   (JOB: a .js or .ts module whose default export is defineJob({...}))';
+const INPUT_NOTE = 'Input files: .jsonl, .ndjson and .json are JSON Lines (one task per line); .csv is CSV with a header row.';
 
 export async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const env = io.env ?? process.env;
   const cwd = io.cwd ?? process.cwd();
   let resolved: ResolvedConfig;
   let jobFile: string;
+  let countable = false;
   try {
     const parsed = parseRunArgs(argv);
     if (parsed.help) {
       io.out(USAGE_LINE);
+      io.out(INPUT_NOTE);
       io.out('');
       for (const line of runFlagsHelp()) io.out(line);
       return EXIT.ok;
@@ -54,23 +69,89 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     }
     jobFile = parsed.positionals[0]!;
     resolved = await resolveConfig({ flags: parsed.flags, env, cwd });
+    // The checks that need no job: the input is readable (and is JSON Lines when it says .json),
+    // and the output can be written. Nothing is opened for writing yet.
+    if (resolved.config.input !== undefined) countable = (await probeInput(resolved.config.input, resolved.config.inputFormat)).regular;
+    checkOutput(resolved.config.output, resolved.config.input);
   } catch (error) {
     if (error instanceof SluiceError) return usageFailure(io, 'run', error.message, USAGE_LINE);
     throw error;
   }
   const { config, sources } = resolved;
 
+  // While stdout carries outcome lines, the job's and its workers' own output goes to stderr,
+  // from the moment its module loads (a console.log at the top of the module included).
+  const restoreStdout = config.output === undefined || config.output === '-' ? io.redirectStdout?.() : undefined;
+  try {
+    let job: Job;
+    try {
+      job = (await loadJob(jobFile, cwd)).job;
+    } catch (error) {
+      if (error instanceof SluiceError) return usageFailure(io, 'run', error.message);
+      throw error;
+    }
+    // From here on the job's close() is owed, whatever happens.
+    const session = jobSession(job, jobFile);
+    const shutdown = createShutdown({ closeJob: () => session.close(), err: (line) => io.err(line), timeoutMs: RUN_DEFAULTS.closeTimeoutMs });
+    let note = (line: string): void => io.err(line);
+    const stopper = createStopper({
+      note: (line) => note(line),
+      settleMs: RUN_DEFAULTS.abortSettleMs,
+      running: () => shutdown.resources.executor?.stats().tasks.open,
+    });
+    const unsubscribe = io.onSignal?.((signal) => stopper.handle(signal));
+    try {
+      return await runJob({
+        io,
+        job,
+        jobFile,
+        session,
+        config,
+        sources,
+        countable,
+        shutdown,
+        stopper,
+        setNote: (write) => {
+          note = write;
+        },
+      });
+    } finally {
+      stopper.ended();
+      await shutdown.close();
+      unsubscribe?.();
+    }
+  } finally {
+    restoreStdout?.();
+  }
+}
+
+interface RunContext {
+  readonly io: CliIo;
+  readonly job: Job;
+  readonly jobFile: string;
+  readonly session: JobSession;
+  readonly config: SluiceConfig;
+  readonly sources: Readonly<Record<string, ConfigSource>>;
+  /** The input is a regular file: it can be counted in the background without taking records from the run. */
+  readonly countable: boolean;
+  readonly shutdown: Shutdown;
+  readonly stopper: Stopper;
+  /** Where notices go once the progress display is up. */
+  readonly setNote: (write: (line: string) => void) => void;
+}
+
+async function runJob(c: RunContext): Promise<number> {
+  const { io, job, config, sources, shutdown, stopper } = c;
   let executor: Executor;
   let services: readonly Service[];
-  let jobName: string;
-  let job: Awaited<ReturnType<typeof loadJob>>['job'];
-  let session: JobSession;
   try {
-    const loaded = await loadJob(jobFile, cwd);
-    job = loaded.job;
-    session = jobSession(job);
-    jobName = job.name ?? jobFile;
-    const built = await session.build(config, sources);
+    // A signal may come while the job's setup() runs; after the second, stop waiting for it too.
+    const building = c.session.build(config, sources);
+    const built = await stopper.race(building);
+    if (built === FORCED) {
+      building.catch(() => undefined);
+      return EXIT.interrupted;
+    }
     services = Object.values(built.services);
     const fromConfig = (key: string): boolean => sources[key] !== undefined && sources[key].kind !== 'default';
     const options: ExecutorOptions = {
@@ -84,132 +165,114 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     if (error instanceof SluiceError) return usageFailure(io, 'run', error.message);
     throw error;
   }
+  shutdown.resources.executor = executor;
 
+  const counts: RunCounts = { completed: 0, failed: 0, rejected: 0 };
+  let started = performance.now();
+  let total: number | undefined = knownJobInputSize(job, config.limit);
+  const snapshot = (): RunSnapshot => ({
+    elapsedMs: performance.now() - started,
+    ...(total !== undefined ? { total } : {}),
+    done: counts.completed + counts.failed + counts.rejected,
+    completed: counts.completed,
+    failed: counts.failed + counts.rejected,
+    stats: executor.stats(),
+    services: services.map((s) => s.stats()),
+    draining: stopper.drain.aborted,
+  });
+
+  let metrics: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metrics = await startMetrics({ port: config.metricsPort, snapshot, services });
+    } catch (error) {
+      return usageFailure(io, 'run', `Cannot serve metrics on 127.0.0.1:${config.metricsPort}: ${messageOf(error)}`);
+    }
+    shutdown.resources.metrics = metrics;
+    io.err(`sluice: metrics on ${metrics.url}`);
+  }
+
+  // Every check has passed: only now is the output created or truncated.
   let sink: OutcomeSink;
   try {
     sink = openOutput(config.output, (line) => io.out(line));
   } catch (error) {
-    await executor.close();
     if (error instanceof SluiceError) return usageFailure(io, 'run', error.message);
     throw error;
   }
+  shutdown.resources.sink = sink;
+  const outputName = config.output === undefined || config.output === '-' ? 'the output (stdout)' : config.output;
 
-  const started = performance.now();
-  let completed = 0;
-  let failed = 0;
-  let rejected = 0;
-  let total: number | undefined = knownJobInputSize(job, config.limit);
-  let interruptedBy: string | undefined;
-  const drain = new AbortController();
-  const abort = new AbortController();
-  // The file line of each open task: the executor numbers tasks in pull order, from 0.
-  const lineOf = new Map<number, number>();
-  let pulled = 0;
-
-  if (config.input !== undefined) {
+  if (config.input !== undefined && c.countable) {
     // Count in the background: the progress total appears when known; the run does not wait.
     countRecords(config.input, config.inputFormat).then(
       (n) => {
         total = config.limit === undefined ? n : Math.min(n, config.limit);
       },
-      () => undefined, // the run itself reports an unreadable file
+      () => undefined, // the run itself reports a file that became unreadable
     );
   }
 
-  const snapshot = (): RunSnapshot => ({
-    elapsedMs: performance.now() - started,
-    ...(total !== undefined ? { total } : {}),
-    done: completed + failed + rejected,
-    completed,
-    failed: failed + rejected,
-    stats: executor.stats(),
-    services: services.map((s) => s.stats()),
-    draining: drain.signal.aborted,
-  });
-
-  let metrics: MetricsServer | undefined;
   const logMode = resolveLogMode(config.log, io.stderr);
-  const reporter: Reporter = createReporter(logMode, {
+  const reporter = createReporter(logMode, {
     snapshot,
     intervalMs: config.logIntervalMs,
     ...(io.stderr ? { stream: io.stderr } : {}),
     write: (line) => io.err(line),
   });
+  shutdown.resources.stopReporter = () => reporter.stop();
+  c.setNote((line) => reporter.note(line));
+  const rejects = createRejectLog((line) => reporter.note(line), RUN_DEFAULTS.rejectsShown);
 
-  const onSignal = (signal: string): void => {
-    if (!drain.signal.aborted) {
-      interruptedBy = signal;
-      io.err(`sluice: ${signal}: no new tasks; finishing the ones in flight (${signal} again to abort them)`);
-      drain.abort();
-    } else if (!abort.signal.aborted) {
-      io.err(`sluice: ${signal} again: aborting the tasks in flight`);
-      abort.abort(new Error(`interrupted by a second ${signal}`));
-    }
-  };
-  const unsubscribe = io.onSignal?.(onSignal);
+  started = performance.now();
+  reporter.start();
+  const result = await execute({
+    job,
+    executor,
+    input: { file: config.input, format: config.inputFormat, limit: config.limit },
+    sink,
+    metrics,
+    stopper,
+    counts,
+    onRejected: (error) => rejects.add(error),
+  });
+  const elapsedMs = performance.now() - started;
+  stopper.ended();
+  await shutdown.close({ stuck: result.stuck });
 
-  let runError: unknown;
-  try {
-    if (config.metricsPort !== undefined) {
-      metrics = await startMetrics({ port: config.metricsPort, snapshot, services });
-      io.err(`sluice: metrics on ${metrics.url}`);
-    }
-    reporter.start();
-    const tasks = taskSource({
-      job,
-      file: config.input,
-      format: config.inputFormat,
-      limit: config.limit,
-      onRejected(record) {
-        rejected += 1;
-        sink.write(inputErrorLine(record));
-        metrics?.recordOutcome({ ok: false, stage: 'input' });
+  const error = result.error instanceof SluiceAbortError ? undefined : result.error;
+  const jobError = jobErrorOf(error);
+  const rest = rejects.rest(outputName);
+  if (rest !== undefined) io.err(rest);
+  if (jobError !== undefined) for (const line of jobErrorLines(jobError)) io.err(line);
+  else if (error !== undefined) io.err(`sluice run: the run ended early: ${messageOf(error)}`);
+  const stats = executor.stats();
+  if (logMode !== 'none') {
+    const summary = formatSummary(
+      {
+        job: job.name ?? c.jobFile,
+        elapsedMs,
+        completed: counts.completed,
+        failed: counts.failed,
+        rejected: counts.rejected,
+        interrupted: interruptedTasks(stats, counts.completed, counts.failed),
+        stats,
+        output: config.output,
+        lines: sink.lines,
+        peakRssBytes: process.resourceUsage().maxRSS * 1024,
+        ...(stopper.interruptedBy !== undefined ? { interruptedBy: stopper.interruptedBy } : {}),
+        ...(stopper.forced ? { forced: true } : {}),
+        ...(error !== undefined ? { error } : {}),
       },
-      onTask(line) {
-        if (line !== undefined) lineOf.set(pulled, line);
-        pulled += 1;
-      },
-    });
-    const run = executor.run(tasks, { signal: abort.signal, drain: drain.signal });
-    for await (const outcome of run) {
-      const line = lineOf.get(outcome.index);
-      lineOf.delete(outcome.index);
-      sink.write(outcomeLine(outcome, line !== undefined ? { line } : undefined));
-      if (outcome.ok) completed += 1;
-      else failed += 1;
-      metrics?.recordOutcome(outcome.ok ? { ok: true } : { ok: false, stage: outcome.stage });
-      await job.onOutcome?.(outcome as Outcome);
-    }
-  } catch (error) {
-    runError = error;
-  } finally {
-    unsubscribe?.();
-    reporter.stop();
-    await sink.close();
-    await metrics?.close();
-    await executor.close();
-    try {
-      await session.close();
-    } catch (error) {
-      io.err(`sluice run: the job's close() failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
+      logMode === 'json',
+    );
+    for (const line of summary) io.err(line);
   }
+  if (jobError !== undefined) return EXIT.usage;
+  if (stopper.interruptedBy !== undefined) return EXIT.interrupted;
+  return counts.failed + counts.rejected > 0 || error !== undefined ? EXIT.failed : EXIT.ok;
+}
 
-  const summary: RunSummary = {
-    job: jobName,
-    elapsedMs: performance.now() - started,
-    completed,
-    failed,
-    rejected,
-    stats: executor.stats(),
-    output: config.output,
-    lines: sink.lines,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    ...(interruptedBy !== undefined ? { interruptedBy } : {}),
-    ...(runError !== undefined && !(runError instanceof SluiceAbortError) ? { error: runError } : {}),
-  };
-  for (const line of formatSummary(summary, logMode === 'json')) io.err(line);
-  if (runError !== undefined && !(runError instanceof SluiceError)) throw runError;
-  if (interruptedBy !== undefined) return EXIT.interrupted;
-  return failed + rejected > 0 || runError !== undefined ? EXIT.failed : EXIT.ok;
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,9 @@
-/** The summary `sluice run` prints last: a human line, or a JSON line with `--log json`. */
+/**
+ * The summary `sluice run` prints last: a human line, or a JSON line with `--log json`. It
+ * accounts for every task the executor pulled: completed, failed, or interrupted (pulled, then
+ * aborted by a signal or stopped by an error: not an outcome, so no output line). Rejected input
+ * records are counted apart: they never became tasks.
+ */
 import type { ExecutorStats } from '../../index.js';
 
 export interface RunSummary {
@@ -9,6 +14,8 @@ export interface RunSummary {
   readonly failed: number;
   /** Input records that could not be read or parsed. */
   readonly rejected: number;
+  /** Tasks pulled that ended with no outcome: `stats.tasks.pulled - completed - failed`. */
+  readonly interrupted: number;
   readonly stats: ExecutorStats;
   readonly output: string | undefined;
   /** Lines written to the output. */
@@ -16,16 +23,26 @@ export interface RunSummary {
   /** The process's peak resident set size, in bytes. */
   readonly peakRssBytes: number;
   readonly interruptedBy?: string;
-  /** What ended the run early, other than an interruption (the input threw, say). */
+  /** The command stopped waiting for tasks that ignored the abort. */
+  readonly forced?: boolean;
+  /**
+   * What ended the run early, other than an interruption (the input threw, a worker module could
+   * not load). The command reports it on its own line; only the JSON summary carries it too.
+   */
   readonly error?: unknown;
+}
+
+/** Tasks pulled that have no outcome (yet): started, then aborted or abandoned. */
+export function interruptedTasks(stats: ExecutorStats, completed: number, failed: number): number {
+  return Math.max(0, stats.tasks.pulled - completed - failed);
 }
 
 export function formatSummary(s: RunSummary, json: boolean): string[] {
   const tasks = s.completed + s.failed;
   const seconds = s.elapsedMs / 1000;
   const rate = seconds > 0 ? tasks / seconds : 0;
-  const error = s.error === undefined ? undefined : s.error instanceof Error ? s.error.message : String(s.error);
   if (json) {
+    const code = (s.error as { code?: unknown } | undefined)?.code;
     return [
       JSON.stringify({
         type: 'summary',
@@ -34,6 +51,7 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
         tasks,
         completed: s.completed,
         failed: s.failed,
+        interrupted: s.interrupted,
         rejectedRecords: s.rejected,
         tasksPerSecond: Number(rate.toFixed(1)),
         peakBuffered: s.stats.buffered.peak,
@@ -42,18 +60,31 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
         output: s.output ?? '-',
         lines: s.lines,
         ...(s.interruptedBy !== undefined ? { interruptedBy: s.interruptedBy } : {}),
-        ...(error !== undefined ? { error } : {}),
+        ...(s.forced === true ? { forced: true } : {}),
+        ...(s.error !== undefined ? { error: messageOf(s.error) } : {}),
+        ...(typeof code === 'string' ? { errorCode: code } : {}),
       }),
     ];
   }
   const failedText = s.rejected > 0 ? `${s.failed + s.rejected} failed (${s.rejected} input record${s.rejected === 1 ? '' : 's'})` : `${s.failed} failed`;
+  const interruptedText = s.interrupted > 0 || s.interruptedBy !== undefined ? `, ${s.interrupted} interrupted` : '';
   const lines = [
-    `sluice: ${s.job}: ${s.completed} completed, ${failedText} in ${seconds.toFixed(1)} s ` +
+    `sluice: ${s.job}: ${s.completed} completed, ${failedText}${interruptedText} in ${seconds.toFixed(1)} s ` +
       `(${rate.toFixed(1)} tasks/s); peak buffered payloads ${s.stats.buffered.peak}; ` +
       `peak RSS ${(s.peakRssBytes / 2 ** 20).toFixed(0)} MiB; ` +
       `${s.lines} line${s.lines === 1 ? '' : 's'} written to ${s.output === undefined || s.output === '-' ? 'stdout' : s.output}`,
   ];
-  if (s.interruptedBy !== undefined) lines.push(`sluice: interrupted by ${s.interruptedBy}: the rest of the input was not started`);
-  if (error !== undefined) lines.push(`sluice: the run ended early: ${error}`);
+  const started = `${s.interrupted} started task${s.interrupted === 1 ? ' was' : 's were'}`;
+  if (s.interruptedBy !== undefined) {
+    const inFlight =
+      s.interrupted > 0 ? `${started} aborted (no output line: a later run can do them again)` : 'every started task finished';
+    lines.push(`sluice: interrupted by ${s.interruptedBy}: ${inFlight}; the rest of the input was not started`);
+  } else if (s.interrupted > 0) {
+    lines.push(`sluice: ${started} stopped before finishing (no output line): the run ended early`);
+  }
   return lines;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
