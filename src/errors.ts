@@ -61,7 +61,7 @@ export class SluiceOptionError extends SluiceError {
 export class SluiceAbortError extends SluiceError {
   readonly reason: unknown;
   constructor(reason: unknown) {
-    super(ErrorCodes.ABORTED, `The run was aborted: ${reasonText(reason)}`, { cause: reason });
+    super(ErrorCodes.ABORTED, `The run was aborted: ${messageOf(reason)}`, { cause: reason });
     this.reason = reason;
   }
 }
@@ -104,7 +104,7 @@ export class SluiceDataCloneError extends SluiceError {
         : "the worker's result cannot be sent back to the main thread";
     const where = found
       ? `${found.path} is ${found.received}, which structured clone cannot copy`
-      : `structured clone failed (${reasonText(cause)})`;
+      : `structured clone failed (${messageOf(cause)})`;
     super(
       ErrorCodes.DATA_CLONE,
       `cpu stage "${stage}": ${what}: ${where} ` +
@@ -124,7 +124,7 @@ export class SluiceStateError extends SluiceError {}
 /** The input iterable threw while sluice pulled from it; what was in flight was settled first. */
 export class SluiceInputError extends SluiceError {
   constructor(pulled: number, cause: unknown) {
-    super(ErrorCodes.INPUT_FAILED, `The input threw after ${pulled} task(s) were pulled: ${reasonText(cause)}`, {
+    super(ErrorCodes.INPUT_FAILED, `The input threw after ${pulled} task(s) were pulled: ${messageOf(cause)}`, {
       cause,
     });
   }
@@ -314,7 +314,7 @@ function describeText(text: string): string {
   return `\`${text.length > 80 ? `${text.slice(0, 77)}...` : text}\` (text)`;
 }
 
-function reasonText(reason: unknown): string {
-  if (reason instanceof Error) return reason.message;
-  return String(reason);
+/** The message of an error, or the text of any other thrown value. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

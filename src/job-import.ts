@@ -5,7 +5,7 @@
  * without `"type": "module"`) work too: `module.exports = defineJob(...)`, or `exports.default`.
  */
 import { pathToFileURL } from 'node:url';
-import { describe, SluiceJobError } from './errors.js';
+import { describe, messageOf, SluiceJobError } from './errors.js';
 import { isJob, type Job } from './job.js';
 import { commonJsHint, isTypeScript, registerTypeScript } from './typescript.js';
 
@@ -16,7 +16,7 @@ export async function importJob(path: string, shownAs: string = path): Promise<J
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     throw new SluiceJobError(shownAs, `failed to load: ${message}${commonJsHint(path, error)}`, { cause: error });
   }
   // A CommonJS module's `default` is its `module.exports`; TypeScript compiled to CommonJS puts an

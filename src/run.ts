@@ -8,7 +8,7 @@
  * before new work starts, and every stage, buffer and the output stay under their bounds.
  */
 import { setMaxListeners } from 'node:events';
-import { ErrorCodes, SluiceAbortError, SluiceError, SluiceInputError } from './errors.js';
+import { ErrorCodes, messageOf, SluiceAbortError, SluiceError, SluiceInputError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Failed, Outcome } from './outcome.js';
 import { CallFailure } from './services/service.js';
@@ -50,7 +50,7 @@ export class SluiceTaskError extends SluiceError {
     const cause = outcome.error;
     super(
       ErrorCodes.TASK_FAILED,
-      `Task #${outcome.index} failed in stage "${outcome.stage}": ${cause instanceof Error ? cause.message : String(cause)}`,
+      `Task #${outcome.index} failed in stage "${outcome.stage}": ${messageOf(cause)}`,
       { cause },
     );
     this.outcome = outcome;

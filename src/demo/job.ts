@@ -12,6 +12,7 @@ import { cpu, createExecutor, io, SluiceOptionError, type ExecutorStats, type Ta
 import type { Synthesis, SynthesisInput } from '../../workers/synthesize.js';
 import { startDocServer } from './doc-server.js';
 import { createAgent, fetchBuffer } from './fetch-doc.js';
+import { messageOf } from '../errors.js';
 
 export interface DemoOptions {
   /** Documents to fetch and synthesize. @default 1000 */
@@ -182,8 +183,4 @@ async function store(out: WriteStream, result: Synthesis, ctx: TaskContext, erro
   if (failure !== undefined) throw failure;
   if (!out.write(`${JSON.stringify(result)}\n`)) await once(out, 'drain', { signal: ctx.signal });
   return result.id;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

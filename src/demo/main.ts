@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SluiceOptionError } from '../index.js';
 import { DEMO_DEFAULTS, DEMO_RANGES, runDemo, type DemoOptions, type DemoSummary } from './job.js';
+import { messageOf } from '../errors.js';
 
 export interface Io {
   out(line: string): void;
@@ -48,7 +49,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   try {
     summary = await runDemo(options);
   } catch (error) {
-    io.err(`sluice demo failed: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`sluice demo failed: ${messageOf(error)}`);
     return 1;
   }
   for (const line of formatSummary(summary)) io.out(line);

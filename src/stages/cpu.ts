@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { StageBridge } from '../bridge/main.js';
 import { findUncloneable, isCloneError } from '../clone-path.js';
-import { ErrorCodes, SluiceBridgeError, SluiceDataCloneError, SluiceWorkerError } from '../errors.js';
+import { ErrorCodes, messageOf, SluiceBridgeError, SluiceDataCloneError, SluiceWorkerError } from '../errors.js';
 import type { ResolvedCpuStage } from '../options.js';
 import { collectTransferables } from '../transfer.js';
 import { deserializeError, type EntryData, type Envelope } from '../worker/envelope.js';
@@ -141,8 +141,3 @@ function inputCloneFailure(stage: string, input: unknown, error: unknown): Sluic
   if (found === undefined && !(error instanceof DOMException)) return undefined;
   return new SluiceDataCloneError(stage, 'input', found, error);
 }
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-

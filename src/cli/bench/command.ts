@@ -21,6 +21,7 @@ import { runChild, type ChildResult, type ChildSummary } from './child.js';
 import { flagsOf, labelOf, parseIoMatrix, parseThreads, settingsOf, type Setting } from './matrix.js';
 import { runCommandLine } from './reproduce.js';
 import { bestOf, formatTable, summarize, type SettingResult } from './table.js';
+import { messageOf } from '../message.js';
 
 export const BENCH_DEFAULTS = Object.freeze({ sample: 200, repeat: 1, json: 'sluice-bench.json', runTimeoutSeconds: 600 });
 
@@ -123,7 +124,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
           result = await runChild([job, ...runArgs(setting)], { cwd, env, timeoutMs, signal: interrupt.signal });
         } catch (error) {
           // The job itself is broken (it did not even produce a summary): stop, as `run` would.
-          return usageFailure(io, 'bench', error instanceof Error ? error.message : String(error));
+          return usageFailure(io, 'bench', messageOf(error));
         }
         const label = `${labelOf(setting)} (run ${round}/${repeat})`;
         if (result.kind !== 'done') {

@@ -8,6 +8,7 @@ import { extname } from 'node:path';
 import { SluiceError, SluiceUsageError, describeValue, type SluiceInputRecordError } from '../../index.js';
 import { readCsv } from './csv-input.js';
 import { countJsonl, jsonShape, readJsonl } from './jsonl-input.js';
+import { messageOf } from '../message.js';
 
 /**
  * One record of an input file: a task, or the error that kept a line (or CSV row) from being one.
@@ -118,6 +119,6 @@ async function* wrapped<T>(path: string, records: AsyncGenerator<T>): AsyncGener
 
 function readFailure(path: string, error: unknown): unknown {
   if (error instanceof SluiceError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = messageOf(error);
   return new SluiceUsageError(`Cannot read input file ${path}: ${reason}`, { cause: error });
 }

@@ -6,6 +6,7 @@
 import { accessSync, closeSync, constants, fsyncSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ErrorCodes, SluiceStateError, SluiceUsageError } from '../../index.js';
+import { messageOf } from '../message.js';
 
 /** A destination of outcome lines. */
 export interface OutcomeSink {
@@ -63,9 +64,6 @@ function writable(path: string, what: string): void {
   }
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * A sink for `path`: `-` or undefined writes through `stdout`; any other path is created or

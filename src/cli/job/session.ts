@@ -11,6 +11,7 @@
  */
 import { ErrorCodes, SluiceError, SluiceJobError, SluiceStateError, type ConfigSource, type Job, type Stage } from '../../index.js';
 import { applySettings, buildServices, type BuildSettings, type BuiltJob } from './build.js';
+import { messageOf } from '../message.js';
 
 export interface JobSession<T = unknown, R = unknown, Resources = unknown> {
   readonly job: Job<T, R, Resources>;
@@ -46,7 +47,7 @@ export function jobSession<T, R, Resources>(job: Job<T, R, Resources>, shownAs: 
       return await fn();
     } catch (error) {
       if (error instanceof SluiceError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       throw new SluiceJobError(shownAs, `${hook} failed: ${message}`, { cause: error });
     }
   }

@@ -9,6 +9,7 @@ import type { Service } from '../../index.js';
 import { SluiceOptionError } from '../../index.js';
 import { createRunMetrics, type RunMetrics } from './metrics-registry.js';
 import type { RunSnapshot } from './snapshot.js';
+import { messageOf } from '../message.js';
 
 const HOST = '127.0.0.1';
 
@@ -101,7 +102,7 @@ function handle(metrics: RunMetrics, req: IncomingMessage, res: ServerResponse):
     },
     (error: unknown) => {
       res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(`Metrics failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      res.end(`Metrics failed: ${messageOf(error)}\n`);
     },
   );
 }

@@ -43,6 +43,7 @@ import { createStopper, FORCED, type Stopper } from './stop.js';
 import { formatSummary, interruptedTasks } from './summary.js';
 import { knownJobInputSize } from './tasks.js';
 import { usageFailure } from './usage.js';
+import { messageOf } from '../message.js';
 
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2, interrupted: 130 });
 
@@ -271,8 +272,4 @@ async function runJob(c: RunContext): Promise<number> {
   if (jobError !== undefined) return EXIT.usage;
   if (stopper.interruptedBy !== undefined) return EXIT.interrupted;
   return counts.failed + counts.rejected > 0 || error !== undefined ? EXIT.failed : EXIT.ok;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -10,13 +10,12 @@ import type { Executor } from '../../index.js';
 import type { OutcomeSink } from '../io/output.js';
 import type { MetricsServer } from '../observe/metrics.js';
 import { within } from './bounded.js';
+import { messageOf } from '../message.js';
 
 export interface RunResources {
   executor?: Executor;
   metrics?: MetricsServer;
   sink?: OutcomeSink;
-  /** Undoes `CliIo.redirectStdout`. */
-  restoreStdout?: () => void;
   /** Stops the reporter's timer and draws its final state. */
   stopReporter?: () => void;
 }
@@ -69,9 +68,9 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
     if (metrics !== undefined) await bounded('closing the metrics server', () => metrics.close());
     if (sink !== undefined) await bounded('closing the output', () => sink.close());
     await bounded("the job's close()", closeJob);
-    // Output a worker thread wrote just before it stopped reaches process.stdout a turn later.
+    // Output a worker thread wrote just before it stopped reaches process.stdout a turn later:
+    // let it arrive while stdout is still redirected (the command restores it after this).
     await nextTurn();
-    resources.restoreStdout?.();
   }
 
   return {
@@ -81,8 +80,4 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
       return closing;
     },
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

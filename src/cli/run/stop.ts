@@ -25,10 +25,8 @@ export interface Stopper {
   expire(): void;
   /** `work`, or FORCED once the command gives up waiting. Leaves nothing behind when work settles. */
   race<T>(work: Promise<T>): Promise<T | Forced>;
-  /** The run is over: later signals only say that the command is closing. */
+  /** The run is over: later signals only say that the command is closing; clears the timer. */
   ended(): void;
-  /** Clears the timer. */
-  dispose(): void;
 }
 
 export interface StopperOptions {
@@ -111,9 +109,6 @@ export function createStopper(options: StopperOptions): Stopper {
     },
     ended() {
       over = true;
-      stopper.dispose();
-    },
-    dispose() {
       clearTimeout(timer);
       timer = undefined;
     },

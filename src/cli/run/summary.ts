@@ -5,6 +5,7 @@
  * records are counted apart: they never became tasks.
  */
 import type { ExecutorStats } from '../../index.js';
+import { messageOf } from '../message.js';
 
 export interface RunSummary {
   readonly job: string;
@@ -83,8 +84,4 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
     lines.push(`sluice: ${started} stopped before finishing (no output line): the run ended early`);
   }
   return lines;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
