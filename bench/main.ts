@@ -6,29 +6,32 @@
  *   npm run bench -- --quick                        # the short version the CI smoke runs
  *   npm run bench -- --runs 5 --results /tmp/bench  # more rounds; results elsewhere
  *
- * Each scenario (bench/scenarios/<name>.ts) states its method, runs its strategies and baselines in
- * the same run, and takes medians over rounds with ratios paired within a round. This runner only
- * sequences them and writes what they report: results/<name>.json, <name>.md, SVG charts, and
- * summary.md. Full runs write to bench/results/; --quick runs to bench/results/quick/ (ignored by
- * git) unless --results says otherwise. The exit code is 1 when a structural check failed (a bound
+ * Each scenario (bench/<name>/scenario.ts, with its strategies and report in the same folder)
+ * states its method, runs its strategies and baselines in the same run, and takes medians over
+ * rounds with ratios paired within a round; what they share (the child-process harness, the
+ * baselines, the doc server, the simulator, stats and formatting) is in bench/harness/, their
+ * worker modules in bench/workers/. This runner only sequences them and writes what they report
+ * (bench/harness/write.ts): results/<name>.json, <name>.md, SVG charts, and summary.md. Full runs
+ * write to bench/results/; --quick runs to bench/results/quick/ (ignored by git) unless --results
+ * says otherwise. The exit code is 1 when a structural check failed (a bound
  * broken, a task lost); timing targets are reported, never failed on.
  */
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Scenario, ScenarioReport } from './suite/types.js';
-import { ORDER, writeScenario, writeSummary } from './suite/write.js';
+import type { Scenario, ScenarioReport } from './harness/types.js';
+import { ORDER, writeScenario, writeSummary } from './harness/write.js';
 
 type Name = (typeof ORDER)[number];
 
 const LOADERS: Readonly<Record<Name, () => Promise<Scenario>>> = {
-  pipeline: () => import('./scenarios/pipeline.js').then((m) => m.scenario),
-  memory: () => import('./scenarios/memory.js').then((m) => m.scenario),
-  tail: () => import('./scenarios/tail.js').then((m) => m.scenario),
-  shared: () => import('./scenarios/shared.js').then((m) => m.scenario),
-  adaptive: () => import('./scenarios/adaptive.js').then((m) => m.scenario),
-  overhead: () => import('./scenarios/overhead.js').then((m) => m.scenario),
-  bridge: () => import('./scenarios/bridge.js').then((m) => m.scenario),
+  pipeline: () => import('./pipeline/scenario.js').then((m) => m.scenario),
+  memory: () => import('./memory/scenario.js').then((m) => m.scenario),
+  tail: () => import('./tail/scenario.js').then((m) => m.scenario),
+  shared: () => import('./shared/scenario.js').then((m) => m.scenario),
+  adaptive: () => import('./adaptive/scenario.js').then((m) => m.scenario),
+  overhead: () => import('./overhead/scenario.js').then((m) => m.scenario),
+  bridge: () => import('./bridge/scenario.js').then((m) => m.scenario),
 };
 
 const { values } = parseArgs({

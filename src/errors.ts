@@ -2,6 +2,7 @@
  * Error classes with stable codes. Tests and users match on `code` (and class), never on message
  * text. Every error sluice raises is a `SluiceError`.
  */
+import type { Failed } from './outcome.js';
 
 /** Stable codes carried by every error sluice raises. */
 export const ErrorCodes = Object.freeze({
@@ -38,6 +39,14 @@ export class SluiceError extends Error {
   }
   override get name(): string {
     return this.constructor.name;
+  }
+  /**
+   * Renders a received value the way sluice's messages do: its value, shortened, and its type
+   * (`` `"x"` (string) ``, `` `{"a":1}` (object) ``). For errors of your own that extend
+   * `SluiceError` and should read like sluice's ("expected …, got …").
+   */
+  static describe(value: unknown): string {
+    return describe(value);
   }
 }
 
@@ -130,6 +139,20 @@ export class SluiceInputError extends SluiceError {
   }
 }
 
+/** Raised (as the iteration's rejection) by `stopOnError` runs; `outcome` is the first failure. */
+export class SluiceTaskError extends SluiceError {
+  readonly outcome: Failed;
+  constructor(outcome: Failed) {
+    const cause = outcome.error;
+    super(
+      ErrorCodes.TASK_FAILED,
+      `Task #${outcome.index} failed in stage "${outcome.stage}": ${messageOf(cause)}`,
+      { cause },
+    );
+    this.outcome = outcome;
+  }
+}
+
 /**
  * An attempt took longer than its `timeoutMs`: an attempt of a call to a service (`.service` names
  * it; counts as dropped, a loss signal), or of an io stage without a service (`.stage` names it).
@@ -210,75 +233,12 @@ export class SluiceReentrantCallError extends SluiceError {
   }
 }
 
-/** Where a config value came from. */
-export type ConfigSource =
-  | { readonly kind: 'default' }
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'env'; readonly name: string }
-  | { readonly kind: 'flag'; readonly name: string };
-
-/** Say where a config value came from: `default`, `file sluice.config.json`, `env SLUICE_THREADS`, `flag --threads`. */
-export function formatSource(source: ConfigSource): string {
-  switch (source.kind) {
-    case 'default':
-      return 'default';
-    case 'file':
-      return `file ${source.path}`;
-    case 'env':
-      return `env ${source.name}`;
-    case 'flag':
-      return `flag ${source.name}`;
-  }
-}
-
-/** A config value (from a file, the environment or a flag) has the wrong type or value. */
-export class SluiceConfigError extends SluiceError {
-  readonly key: string;
-  readonly source: ConfigSource;
-  readonly expected: string;
-  readonly received: unknown;
-  constructor(key: string, source: ConfigSource, expected: string, received: unknown) {
-    super(ErrorCodes.CONFIG, `Expected config \`${key}\` (from ${formatSource(source)}) to be ${expected}, got ${describe(received)}`);
-    this.key = key;
-    this.source = source;
-    this.expected = expected;
-    this.received = received;
-  }
-}
-
-/** The command line is malformed: an unknown command or flag, a missing argument. */
-export class SluiceUsageError extends SluiceError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCodes.USAGE, message, options);
-  }
-}
-
 /** A job module cannot be used: it failed to load, has no default export, or its definition is invalid. */
 export class SluiceJobError extends SluiceError {
   readonly file: string;
   constructor(file: string, message: string, options?: { cause?: unknown }) {
     super(ErrorCodes.JOB_INVALID, `Job module ${file}: ${message}`, options);
     this.file = file;
-  }
-}
-
-/**
- * One record of an input file (a JSONL or CSV line) cannot be read, or the job's `parse` rejected
- * it; the other records still run. `cause` is what the parser or `parse` threw. With `text: true`,
- * `received` is the raw text of the line and the message shows it as it is, not as a JSON string.
- */
-export class SluiceInputRecordError extends SluiceError {
-  readonly file: string;
-  readonly line: number;
-  readonly expected: string;
-  readonly received: unknown;
-  constructor(file: string, line: number, expected: string, received: unknown, cause?: unknown, options?: { readonly text?: boolean }) {
-    const got = options?.text === true && typeof received === 'string' ? describeText(received) : describe(received);
-    super(ErrorCodes.INPUT_RECORD, `${file}:${line}: expected ${expected}, got ${got}`, { cause });
-    this.file = file;
-    this.line = line;
-    this.expected = expected;
-    this.received = received;
   }
 }
 
@@ -307,11 +267,6 @@ export function describe(value: unknown): string {
   if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
   const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   return `\`${shown}\` (${type})`;
-}
-
-/** A line of text from a file for an error message: as it is (shortened), quoted once. */
-function describeText(text: string): string {
-  return `\`${text.length > 80 ? `${text.slice(0, 77)}...` : text}\` (text)`;
 }
 
 /** The message of an error, or the text of any other thrown value. */

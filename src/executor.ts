@@ -5,10 +5,12 @@
 import { ErrorCodes, SluiceOptionError, SluiceStateError } from './errors.js';
 import { resolveOptions, type ExecutorOptions } from './options.js';
 import type { Outcome } from './outcome.js';
-import { Run } from './run.js';
+import { Run } from './run/run.js';
+import { zeroStats } from './run/stats.js';
 import { createCpuRunner } from './stages/cpu.js';
 import { createIoRunner } from './stages/io.js';
 import type { StageRunner } from './stages/runner.js';
+import type { Stage, StageInput, StageOutput } from './stages/types.js';
 import type { ExecutorStats } from './stats.js';
 
 export interface RunOptions {
@@ -34,6 +36,22 @@ export interface Executor<T = unknown, R = unknown> extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** The input type of a pipeline: its first stage's. */
+export type PipelineInput<S extends readonly Stage[]> = S extends readonly [infer F, ...unknown[]] ? StageInput<F> : unknown;
+
+/** The result type of a pipeline: its last stage's. */
+export type PipelineOutput<S extends readonly Stage[]> = S extends readonly [...unknown[], infer L] ? StageOutput<L> : unknown;
+
+/**
+ * Validates `options` and builds the stages' runners (no thread starts before the first run).
+ * Given the stages as a literal list, the executor is typed by them: tasks of the first stage's
+ * input, outcomes of the last stage's result. Type arguments (`createExecutor<T, R>(...)`) or a
+ * list typed `Stage[]` give `Executor<T, R>` as said, or `Executor<unknown, unknown>`.
+ */
+export function createExecutor<const S extends readonly [Stage, ...Stage[]]>(
+  options: ExecutorOptions & { readonly stages: S },
+): Executor<PipelineInput<S>, PipelineOutput<S>>;
+export function createExecutor<T = unknown, R = unknown>(options: ExecutorOptions): Executor<T, R>;
 export function createExecutor<T = unknown, R = unknown>(options: ExecutorOptions): Executor<T, R> {
   const resolved = resolveOptions(options);
   const runners: StageRunner[] = resolved.stages.map((s) => (s.kind === 'io' ? createIoRunner(s) : createCpuRunner(s)));
@@ -56,7 +74,12 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
       throw new SluiceOptionError('drain', 'an AbortSignal', drain);
     }
     if (active !== undefined) throw runActive();
-    const r: Run = new Run(resolved, runners, input, signal, {
+    const r: Run = new Run({
+      options: resolved,
+      runners,
+      source: input,
+      signal,
+      drain,
       onStart() {
         if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, 'The executor is closed');
         if (active !== undefined && active !== r) throw runActive();
@@ -66,14 +89,14 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
       onSettle() {
         if (active === r) active = undefined;
       },
-    }, drain);
+    });
     last ??= r;
     return r as unknown as AsyncIterableIterator<Outcome<T, R>>;
   }
 
   function stats(): ExecutorStats {
     // Before any run: the zeros of a run that never started (stats() changes nothing).
-    return (active ?? last ?? new Run(resolved, runners, [], undefined, { onStart() {}, onSettle() {} })).stats();
+    return (active ?? last)?.stats() ?? zeroStats(resolved, runners);
   }
 
   function close(): Promise<void> {

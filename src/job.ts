@@ -48,7 +48,7 @@ export interface JobDefinition<T = unknown, R = unknown, Resources = unknown> {
   readonly name?: string;
   /**
    * The services the job calls, by name: the options of `service(name, options)`. The CLI's
-   * `--io NAME=8|adaptive|aimd|vegas|gradient2` replaces a service's `limit`, and `--timeout MS`
+   * `--io NAME=8|adaptive|aimd|vegas|gradient2[:PARAM=VALUE...]` replaces a service's `limit`, and `--timeout MS`
    * sets the `timeoutMs` of a service whose options set none.
    */
   readonly services?: Readonly<Record<string, ServiceOptions>>;

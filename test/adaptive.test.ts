@@ -5,11 +5,10 @@
  * limit's own trace and the simulator's counters.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAgent, fetchBuffer } from '../src/demo/fetch-doc.js';
-import { createExecutor, io, service, type Service } from '../src/index.js';
-import { vegasLimit } from '../src/limits/index.js';
-import { startSimulator, startSimulatorInProcess, type Simulator } from '../src/simulator/client.js';
-import type { ControlPatch } from '../src/simulator/protocol.js';
+import { createAgent, fetchBuffer } from '../src/demo/index.js';
+import { createExecutor, io, service, vegasLimit, type Service } from '../src/index.js';
+import { startSimulator, startSimulatorInProcess, type Simulator } from '../bench/kit/simulator/client.js';
+import type { ControlPatch } from '../bench/kit/simulator/protocol.js';
 
 const agent = createAgent(128);
 let sim: Simulator | undefined;

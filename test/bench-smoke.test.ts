@@ -2,9 +2,11 @@
  * The bench smoke: `npm run bench -- --quick` still runs every scenario end to end, and the
  * structural claims hold on its own results (buffered payloads within bound, memory flat in N by
  * counter, no task lost). No timing threshold: targets are reported by the bench, not asserted here.
+ * And the bench's shape: it imports sluice only as a user does (by package name), and starts its
+ * child processes through its one harness.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,20 +26,36 @@ interface Check {
 let dir: string;
 let exit: { code: number; stderr: string };
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sluice-bench-smoke-'));
-  exit = await new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'bench/main.ts', '--quick', '--results', dir],
-      { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 400_000 },
-      (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr }),
-    );
+/** Every TypeScript file under bench/ (results aside), relative to the repo root, with its import specifiers. */
+function benchSources(): { file: string; imports: string[] }[] {
+  const files = readdirSync(join(root, 'bench'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.startsWith('results'))
+    .map((f) => join('bench', f));
+  return files.map((file) => {
+    const text = readFileSync(join(root, file), 'utf8');
+    const imports = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]!);
+    return { file, imports };
   });
-}, 420_000);
+}
 
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+describe('the bench sources', () => {
+  it('import sluice by its package name only, never from src/ or dist/', () => {
+    const sources = benchSources();
+    expect(sources.length).toBeGreaterThan(30);
+    const offending = sources.flatMap(({ file, imports }) => imports.filter((i) => /(^|\/)(src|dist)\//.test(i)).map((i) => `${file}: ${i}`));
+    expect(offending).toEqual([]);
+    const users = sources.filter(({ imports }) => imports.some((i) => i === 'sluice' || i === 'sluice/demo'));
+    expect(users.length).toBeGreaterThan(5);
+  });
+
+  it('start child processes only through the one harness (bench/harness/child.ts); the simulator kit forks its own', () => {
+    const spawning = benchSources()
+      .filter(({ imports }) => imports.includes('node:child_process'))
+      .map(({ file }) => file)
+      .sort();
+    // bench/kit/simulator/client.ts is the kit the tests use too: it owns its child's life cycle.
+    expect(spawning).toEqual([join('bench', 'harness', 'child.ts'), join('bench', 'kit', 'simulator', 'client.ts')].sort());
+  });
 });
 
 function checksOf(name: string): Check[] {
@@ -45,6 +63,22 @@ function checksOf(name: string): Check[] {
 }
 
 describe('npm run bench -- --quick', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-bench-smoke-'));
+    exit = await new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'bench/main.ts', '--quick', '--results', dir],
+        { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 400_000 },
+        (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr }),
+      );
+    });
+  }, 420_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
   it('runs every scenario and exits 0', () => {
     expect(exit.stderr.split('\n').filter((l) => l.includes('FAIL:'))).toEqual([]);
     expect(exit.code).toBe(0);

@@ -17,12 +17,17 @@ import {
   RUN_FLAGS,
   configCommand,
   formatConfig,
+  IO_ALGORITHM_EXPECTED,
+  IO_PARAMETERS_EXPECTED,
   parseRunArgs,
   resolveConfig,
   runFlagsHelp,
   type ResolvedConfig,
 } from '../src/cli/config/index.js';
-import { ErrorCodes, SluiceConfigError, SluiceUsageError } from '../src/index.js';
+import { AlgorithmLimit, ErrorCodes, LIMIT_ALGORITHMS, VEGAS_DEFAULTS } from '../src/index.js';
+import { buildServices } from '../src/cli/job/build.js';
+import doubleJobModule from './fixtures/jobs/double-job.js';
+import { SluiceConfigError, SluiceUsageError } from '../src/cli/errors.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -71,7 +76,9 @@ function capture() {
   return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
 }
 
-const IO_EXPECTED = `a positive integer or one of ${IO_ALGORITHMS.join(', ')}`;
+const IO_EXPECTED =
+  'a positive integer, or one of adaptive, aimd, vegas, gradient2 with optional parameters ' +
+  '({"limit": "vegas", "alpha": 2} in a file, vegas:alpha=2 in a flag or SLUICE_IO)';
 
 describe('resolveConfig: layers', () => {
   it('gives the defaults when nothing is set, every key sourced from the default', async () => {
@@ -333,6 +340,129 @@ describe('timeoutMs (--timeout, SLUICE_TIMEOUT)', () => {
   });
 });
 
+describe('io settings with algorithm parameters', () => {
+  it('lists the algorithms from the library: adaptive, then every LIMIT_ALGORITHMS name but fixed', () => {
+    expect(IO_ALGORITHMS).toEqual(['adaptive', ...Object.keys(LIMIT_ALGORITHMS).filter((n) => n !== 'fixed')]);
+    expect(IO_ALGORITHMS).toEqual(['adaptive', 'aimd', 'vegas', 'gradient2']);
+  });
+
+  it('reads them from the file as objects, from flags and SLUICE_IO as ALGORITHM:PARAM=VALUE', async () => {
+    const file = await writeJson(join(dir, CONFIG_FILE_NAME), { io: { docs: { limit: 'vegas', alpha: 2, max: 64 }, db: 'aimd' } });
+    const fromFile = await resolveFrom([]);
+    expect(fromFile.config.io).toEqual({ docs: { limit: 'vegas', alpha: 2, max: 64 }, db: 'aimd' });
+    expect(fromFile.sources['io.docs']).toEqual({ kind: 'file', path: file });
+
+    const { config, sources } = await resolveFrom(['--io', 'docs=gradient2:tolerance=2.5:min=2,store=8', '--io', 'cache=adaptive:max=16'], {
+      SLUICE_IO: 'search=aimd:backoffRatio=0.8:increase=.5, db=vegas',
+    });
+    expect(config.io).toEqual({
+      docs: { limit: 'gradient2', tolerance: 2.5, min: 2 },
+      store: 8,
+      cache: { limit: 'adaptive', max: 16 },
+      search: { limit: 'aimd', backoffRatio: 0.8, increase: 0.5 },
+      db: 'vegas',
+    });
+    expect(sources['io.docs']).toEqual({ kind: 'flag', name: '--io' });
+    expect(sources['io.search']).toEqual({ kind: 'env', name: 'SLUICE_IO' });
+    expect(sources['io.db']).toEqual({ kind: 'env', name: 'SLUICE_IO' });
+  });
+
+  it.each<[string, () => Promise<unknown>, Record<string, unknown>]>([
+    [
+      'a value out of the library\'s range (file)',
+      async () => resolveFrom([], {}, await fileWith({ docs: { limit: 'vegas', alpha: 0 } })),
+      { key: 'io.docs.alpha', expected: 'a finite number > 0', received: 0 },
+    ],
+    [
+      'a value that is no number (flag)',
+      async () => resolveFrom(['--io', 'docs=vegas:alpha=two']),
+      { key: 'io.docs.alpha', source: { kind: 'flag', name: '--io' }, expected: 'a finite number > 0', received: 'two' },
+    ],
+    [
+      'a parameter of another algorithm (flag)',
+      async () => resolveFrom(['--io', 'docs=vegas:backoffRatio=0.5']),
+      {
+        key: 'io.docs.backoffRatio',
+        expected: 'a parameter of vegas: initial, min, max, smoothing, probeMultiplier, alpha, beta',
+        received: '0.5',
+      },
+    ],
+    [
+      'an algorithm parameter for adaptive, which takes the bounds only (env)',
+      async () => resolveFrom([], { SLUICE_IO: 'docs=adaptive:alpha=2' }),
+      {
+        key: 'io.docs.alpha',
+        source: { kind: 'env', name: 'SLUICE_IO' },
+        expected: 'a parameter of adaptive (the bounds only): initial, min, max',
+        received: '2',
+      },
+    ],
+    [
+      'a parameter without a value (flag)',
+      async () => resolveFrom(['--io', 'docs=vegas:alpha']),
+      { key: 'io.docs', expected: IO_PARAMETERS_EXPECTED, received: 'vegas:alpha' },
+    ],
+    [
+      'a parameter given twice (flag)',
+      async () => resolveFrom(['--io', 'docs=vegas:alpha=1:alpha=2']),
+      { key: 'io.docs', expected: IO_PARAMETERS_EXPECTED, received: 'vegas:alpha=1:alpha=2' },
+    ],
+    [
+      'parameters on a fixed limit (flag)',
+      async () => resolveFrom(['--io', 'docs=8:max=3']),
+      { key: 'io.docs.limit', expected: IO_ALGORITHM_EXPECTED, received: '8' },
+    ],
+    [
+      'an object without a limit (file)',
+      async () => resolveFrom([], {}, await fileWith({ docs: { alpha: 2 } })),
+      { key: 'io.docs.limit', expected: IO_ALGORITHM_EXPECTED, received: undefined },
+    ],
+    [
+      'beta below alpha (file)',
+      async () => resolveFrom([], {}, await fileWith({ docs: { limit: 'vegas', alpha: 3, beta: 2 } })),
+      { key: 'io.docs.beta', expected: 'a finite number >= alpha (3)', received: 2 },
+    ],
+    [
+      'max below min (flag)',
+      async () => resolveFrom(['--io', 'docs=aimd:min=5:max=3']),
+      { key: 'io.docs.max', expected: 'an integer >= min (5)', received: '3' },
+    ],
+  ])('rejects %s, naming the dotted key, the source, the expected and the received value', async (_what, resolve, fields) => {
+    const error = await configError(resolve());
+    expect(error).toMatchObject(fields);
+    expect(error.message).toContain(`\`${String(fields['key'])}\``);
+  });
+
+  it('prints a setting with parameters in its flag form, and lists the algorithms in the help', async () => {
+    const lines = formatConfig(await resolveFrom(['--io', 'docs=vegas:alpha=2:max=64']));
+    expect(lines.find((l) => l.startsWith('io.docs '))).toMatch(/^io\.docs\s+vegas:alpha=2:max=64\s+\(flag --io\)$/);
+    const help = runFlagsHelp();
+    const vegas = help.find((l) => l.trimStart().startsWith('vegas '));
+    expect(vegas).toBe(`  vegas      ${Object.entries(VEGAS_DEFAULTS).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    expect(help.find((l) => l.trimStart().startsWith('adaptive '))).toContain('vegas, the bounds only: initial=4 min=1 max=200');
+    expect(help.find((l) => l.includes('--io SERVICE=SETTING'))).toContain('docs=vegas:alpha=2:max=64');
+  });
+
+  it('builds the service with the algorithm and its parameters over the job\'s bounds', async () => {
+    const { config } = await resolveFrom(['--io', 'calc=vegas:alpha=2:max=64']);
+    const { services, serviceOptions } = buildServices(doubleJobModule, config);
+    const limit = services['calc']!.limit;
+    expect(limit).toBeInstanceOf(AlgorithmLimit);
+    expect((limit as AlgorithmLimit<never>).parameters).toEqual({ ...VEGAS_DEFAULTS, alpha: 2, max: 64 });
+    expect(serviceOptions['calc']).toMatchObject({ timeoutMs: 0, retry: false });
+    const withBounds = buildServices(
+      { ...doubleJobModule, services: { calc: { limit: 'aimd', initial: 8, max: 10 } } },
+      (await resolveFrom(['--io', 'calc=vegas:max=20'])).config,
+    );
+    expect((withBounds.services['calc']!.limit as AlgorithmLimit<never>).parameters).toMatchObject({ initial: 8, max: 20, alpha: 1 });
+  });
+});
+
+async function fileWith(io: unknown): Promise<string> {
+  await writeJson(join(dir, CONFIG_FILE_NAME), { io });
+  return dir;
+}
+
 const doubleJob = fileURLToPath(new URL('./fixtures/jobs/double-job.ts', import.meta.url));
 const slowJob = fileURLToPath(new URL('./fixtures/jobs/slow-job.ts', import.meta.url));
 
@@ -348,6 +478,25 @@ describe('configCommand with a job', () => {
     expect(c.out.find((l) => l.startsWith('service calc'))).toMatch(/limit fixed 3 \(flag --io\); timeout none \(job\)$/);
     expect(c.out.find((l) => l.startsWith('stage fetch'))).toMatch(/\bio\s+capacity follows service calc \(now 3\)$/);
     expect(c.out.find((l) => l.startsWith('stage double'))).toMatch(/\bcpu\s+capacity 2 threads \(flag --threads\); worker .*double\.ts$/);
+  });
+
+  it('prints the parameters an --io algorithm runs with, each with its source', async () => {
+    const c = capture();
+    expect(await configCommand([doubleJob, '--io', 'calc=vegas:alpha=2:max=64'], c.io, {}, dir)).toBe(0);
+    expect(c.err).toEqual([]);
+    expect(c.out.find((l) => l.startsWith('io.calc '))).toMatch(/^io\.calc\s+vegas:alpha=2:max=64\s+\(flag --io\)$/);
+    expect(c.out.find((l) => l.startsWith('service calc'))).toMatch(
+      /limit vegas, now 4 \(flag --io: max 64, alpha 2; default: initial 4, min 1, smoothing 0\.2, probeMultiplier 1000, beta 2\); timeout none \(job\)$/,
+    );
+    const adaptive = capture();
+    expect(await configCommand([doubleJob], adaptive.io, { SLUICE_IO: 'calc=adaptive' }, dir)).toBe(0);
+    expect(adaptive.out.find((l) => l.startsWith('service calc'))).toMatch(
+      /limit adaptive \(vegas\), now 4 \(env SLUICE_IO; default: initial 4, min 1, max 200, smoothing 0\.2, probeMultiplier 1000, alpha 1, beta 2\);/,
+    );
+    const bad = capture();
+    expect(await configCommand([doubleJob, '--io', 'calc=vegas:alpha=0'], bad.io, {}, dir)).toBe(2);
+    expect(bad.out).toEqual([]);
+    expect(bad.err[0]).toBe('sluice config: Expected config `io.calc.alpha` (from flag --io) to be a finite number > 0, got `"0"` (string)');
   });
 
   it('gives --timeout and --io to io stages without a service', async () => {

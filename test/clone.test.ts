@@ -6,7 +6,7 @@
  * counters and error class/code/fields.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { findUncloneable, isCloneError } from '../src/clone-path.js';
+import { findUncloneable, isCloneError } from '../src/wire/clone-path.js';
 import {
   createExecutor,
   cpu,

@@ -1,22 +1,25 @@
 /**
- * The demo job, in-process (runDemo from source, the worker loaded as TypeScript) and as the
- * built command (`node dist/src/demo/main.js`, so `npm run build` first; `npm test` does).
- * Assertions are on output contents and counters, never on timings.
+ * The one demo: the demo job (src/demo/job.ts) run by `sluice demo` (in-process through runDemo,
+ * from source with the worker loaded as TypeScript, and as the built bin, which `npm run demo`
+ * runs), and by `sluice run dist/src/demo/docs-job.js` (so `npm run build` first; `npm test` does).
+ * Assertions are on output contents, counters and exit codes, never on timings.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runDemo } from '../src/cli/demo/run.js';
+import { SluiceUsageError } from '../src/cli/errors.js';
 import { documentFor } from '../src/demo/doc-server.js';
-import { runDemo } from '../src/demo/job.js';
+import { DEMO_SETTINGS_DEFAULTS, demoJob, demoSettingsFromEnv } from '../src/demo/job.js';
 import { ErrorCodes, SluiceOptionError } from '../src/index.js';
 import type { Synthesis } from '../workers/synthesize.js';
+import { bin, killLeftovers, lines, startBin, until, type Running } from './helpers/bin-child.js';
 
-const MAIN = fileURLToPath(new URL('../dist/src/demo/main.js', import.meta.url));
+const DOCS_JOB = fileURLToPath(new URL('../dist/src/demo/docs-job.js', import.meta.url));
 
 let dir: string;
 
@@ -25,6 +28,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  killLeftovers();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -41,14 +45,22 @@ async function readResults(file: string): Promise<Synthesis[]> {
     .map((line) => JSON.parse(line) as Synthesis);
 }
 
-describe('runDemo', () => {
+function byId(results: readonly Synthesis[]): Synthesis[] {
+  return [...results].sort((a, b) => a.id - b.id);
+}
+
+describe('runDemo: the demo job through the machinery of sluice run, in-process', () => {
   it('synthesizes every document once, with correct digests, under the buffer bound', async () => {
     const tasks = 40;
     const sizeBytes = 16384;
     const concurrency = 4;
     const out = join(dir, 'out.jsonl');
-    const summary = await runDemo({ tasks, sizeBytes, latencyMs: 2, threads: 2, concurrency, out });
+    const run = await runDemo({ tasks, sizeBytes, latencyMs: 2, threads: 2, concurrency, out });
+    const { summary } = run;
 
+    expect(run).toMatchObject({ interrupted: 0 });
+    expect(run.error).toBeUndefined();
+    expect(run.interruptedBy).toBeUndefined();
     expect(summary).toMatchObject({ tasks, completed: tasks, failed: 0, failures: [], output: out });
     const results = await readResults(out);
     expect(results.map((r) => r.id).sort((a, b) => a - b)).toEqual(Array.from({ length: tasks }, (_, i) => i));
@@ -67,6 +79,10 @@ describe('runDemo', () => {
 
     const { stats } = summary;
     expect(stats.tasks).toMatchObject({ pulled: tasks, open: 0, completed: tasks, failed: 0 });
+    expect(stats.stages.map((s) => [s.name, s.kind, s.capacity])).toEqual([
+      ['fetch', 'io', concurrency],
+      ['synthesize', 'cpu', 2],
+    ]);
     const bound =
       stats.stages.slice(0, -1).reduce((n, s) => n + s.capacity, 0) +
       stats.buffers.slice(0, -1).reduce((n, b) => n + b.bound, 0);
@@ -85,55 +101,150 @@ describe('runDemo', () => {
     expect(error).toBeInstanceOf(SluiceOptionError);
     expect(error).toMatchObject({ code: ErrorCodes.INVALID_OPTION, option: 'tasks', received: 0 });
     expect(existsSync(out)).toBe(false);
+    const threads: unknown = await runDemo({ threads: 0, out }).catch((e: unknown) => e);
+    expect(threads).toMatchObject({ code: ErrorCodes.INVALID_OPTION, option: 'threads', received: 0 });
+    expect(existsSync(out)).toBe(false);
   });
 
-  it('fails fast when the output file cannot be opened', async () => {
-    const error: unknown = await runDemo({ tasks: 5, out: join(dir, 'missing', 'out.jsonl') }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'ENOENT' });
+  it('fails fast, with a SluiceUsageError naming the path, when the output file cannot be created', async () => {
+    const out = join(dir, 'missing', 'out.jsonl');
+    const error: unknown = await runDemo({ tasks: 5, out }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SluiceUsageError);
+    expect(error).toMatchObject({ code: ErrorCodes.USAGE });
+    expect((error as Error).message).toContain(out);
   });
 });
 
-interface ChildResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runMain(args: readonly string[]): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+describe('the demo job (src/demo/job.ts)', () => {
+  it('checks its settings, from code and from SLUICE_DEMO_*, naming the setting or the variable', () => {
+    expect(() => demoJob({ sizeBytes: 0 })).toThrow(SluiceOptionError);
+    expect(() => demoJob({ latencyMs: 60_001 })).toThrow(expect.objectContaining({ option: 'latencyMs', received: 60_001 }));
+    expect(() => demoSettingsFromEnv({ SLUICE_DEMO_TASKS: 'many' })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.INVALID_OPTION, option: 'SLUICE_DEMO_TASKS', received: 'many' }),
+    );
+    expect(() => demoSettingsFromEnv({ SLUICE_DEMO_SIZE: '0' })).toThrow(expect.objectContaining({ option: 'SLUICE_DEMO_SIZE', received: 0 }));
+    expect(demoSettingsFromEnv({ SLUICE_DEMO_TASKS: '7', SLUICE_DEMO_LATENCY_MS: '' })).toEqual({ ...DEMO_SETTINGS_DEFAULTS, tasks: 7 });
   });
+
+  it('declares service docs and its tasks as its input', () => {
+    const job = demoJob({ tasks: 3 });
+    expect(job.name).toBe('docs-demo');
+    expect(Object.keys(job.services ?? {})).toEqual(['docs']);
+    expect([...(job.input as () => Iterable<number>)()]).toEqual([0, 1, 2]);
+  });
+});
+
+function start(args: readonly string[], env: Record<string, string> = {}): Running {
+  return startBin(args, { cwd: dir, env });
 }
 
-describe('node dist/src/demo/main.js', () => {
+describe('sluice demo (the built bin, as npm run demo runs it)', () => {
+  it('is what npm run demo runs', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['demo']).toBe('npm run build && node dist/src/cli/bin.js demo');
+    expect(existsSync(bin), `${bin} is missing: run \`npm run build\` first`).toBe(true);
+  });
+
   it('runs the job, prints the summary and exits 0 by itself', async () => {
-    expect(existsSync(MAIN), `${MAIN} is missing: run \`npm run build\` first`).toBe(true);
     const out = join(dir, 'cli.jsonl');
-    const args = ['--tasks', '20', '--size', '8192', '--latency', '2', '--threads', '2', '--concurrency', '4', '--out', out];
-    const { code, stdout, stderr } = await runMain(args);
-    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const args = ['demo', '--tasks', '20', '--size', '8192', '--latency', '2', '--threads', '2', '--concurrency', '4', '--out', out];
+    const run = start(args);
+    const code = await run.exited;
+    expect({ code, stderr: run.stderr() }).toEqual({ code: 0, stderr: '' });
+    const stdout = run.stdout();
+    expect(stdout).toMatch(/^sluice demo: 20 documents of 8192 bytes, service latency 2 ms, fetch concurrency 4, 2 synthesize thread\(s\)$/m);
     expect(stdout).toMatch(/^\s*completed\s+20$/m);
     expect(stdout).toMatch(/^\s*failed\s+0$/m);
     expect(stdout).toMatch(/^\s*peak buffered\s+\d+ payloads \(bound \d+\)$/m);
+    expect(stdout).toMatch(/^\s*service requests\s+20 \(peak [1-4] in flight\)$/m);
     expect(stdout).toContain(out);
-    expect((await readResults(out)).length).toBe(20);
+    expect(stdout.trimEnd().split('\n')).toHaveLength(11);
+    const results = await readResults(out);
+    expect(results.map((r) => r.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    for (const r of results) expect(r.sha256).toBe(sha256(documentFor(r.id, 8192)));
   });
 
   it('exits 2 naming the flag, the expected and the received value for a bad flag', async () => {
-    expect(existsSync(MAIN), `${MAIN} is missing: run \`npm run build\` first`).toBe(true);
-    const bad = await runMain(['--tasks', 'many']);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('`--tasks`');
-    expect(bad.stderr).toContain('"many"');
-    expect(bad.stdout).toBe('');
-    const unknown = await runMain(['--bogus', '1']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('--bogus');
+    const bad = start(['demo', '--tasks', 'many']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr()).toContain('`--tasks`');
+    expect(bad.stderr()).toContain('"many"');
+    expect(bad.stderr()).toContain('Usage: sluice demo');
+    expect(bad.stdout()).toBe('');
+    const unknown = start(['demo', '--bogus', '1']);
+    expect(await unknown.exited).toBe(2);
+    expect(unknown.stderr()).toContain('--bogus');
+    const positional = start(['demo', 'extra']);
+    expect(await positional.exited).toBe(2);
+  });
+
+  it('exits 2 naming the path when --out cannot be created, before starting anything', async () => {
+    const out = join(dir, 'missing', 'out.jsonl');
+    const run = start(['demo', '--tasks', '5', '--out', out]);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain(`sluice demo: Cannot create output file ${out}`);
+    expect(run.stdout()).toBe('');
+  });
+
+  it('with --out - writes the output lines on stdout and the summary on stderr', async () => {
+    const run = start(['demo', '--tasks', '4', '--size', '1024', '--latency', '1', '--threads', '1', '--out', '-']);
+    expect(await run.exited).toBe(0);
+    const written = run.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as Synthesis);
+    expect(written.map((r) => r.id).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+    for (const r of written) expect(r.sha256).toBe(sha256(documentFor(r.id, 1024)));
+    expect(run.stderr()).toMatch(/^\s*completed\s+4$/m);
+    expect(run.stderr()).toMatch(/^\s*output\s+-$/m);
+    expect(existsSync(join(dir, '-'))).toBe(false);
+  });
+
+  it('prints its usage with -h and exits 0', async () => {
+    const run = start(['demo', '-h']);
+    expect(await run.exited).toBe(0);
+    for (const flag of ['--tasks', '--latency', '--size', '--threads', '--concurrency', '--out']) expect(run.stdout()).toContain(flag);
+  });
+
+  it('on SIGINT stops pulling, finishes and writes what is in flight, prints the summary and exits 130', async () => {
+    const out = join(dir, 'interrupted.jsonl');
+    const args = ['demo', '--tasks', '1000000', '--size', '1024', '--latency', '5', '--threads', '1', '--concurrency', '2', '--out', out];
+    const run = start(args);
+    await until('5 documents are written', () => lines(out).length >= 5, run);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(130);
+    expect(run.stderr()).toContain('sluice: SIGINT: no new tasks');
+    expect(run.stderr()).toContain('sluice demo: interrupted by SIGINT: 0 started task(s) aborted');
+    const completed = Number(/^\s*completed\s+(\d+)$/m.exec(run.stdout())?.[1]);
+    expect(run.stdout()).toMatch(/^\s*failed\s+0$/m);
+    const written = lines(out).map((line) => JSON.parse(line) as Synthesis);
+    expect(written).toHaveLength(completed);
+    expect(completed).toBeGreaterThanOrEqual(5);
+    expect(completed).toBeLessThan(1_000_000);
+    for (const r of written) expect(r.sha256).toBe(sha256(documentFor(r.id, 1024)));
+  });
+});
+
+describe('sluice run dist/src/demo/docs-job.js: the same job', () => {
+  it('writes, as outcome values, the syntheses sluice demo writes with the same settings', async () => {
+    const demoOut = join(dir, 'demo.jsonl');
+    const runOut = join(dir, 'run.jsonl');
+    const demo = start(['demo', '--tasks', '8', '--size', '4096', '--latency', '1', '--threads', '1', '--concurrency', '2', '--out', demoOut]);
+    expect(await demo.exited).toBe(0);
+    const run = start(['run', DOCS_JOB, '--threads', '1', '--io', 'docs=2', '--output', runOut, '--log', 'none'], {
+      SLUICE_DEMO_TASKS: '8',
+      SLUICE_DEMO_SIZE: '4096',
+      SLUICE_DEMO_LATENCY_MS: '1',
+    });
+    expect({ code: await run.exited, stderr: run.stderr() }).toEqual({ code: 0, stderr: '' });
+    const outcomes = lines(runOut).map((line) => JSON.parse(line) as { ok: boolean; task: number; value: Synthesis });
+    expect(outcomes.every((o) => o.ok && o.task === o.value.id)).toBe(true);
+    expect(byId(outcomes.map((o) => o.value))).toEqual(byId(await readResults(demoOut)));
+  });
+
+  it('refuses a bad SLUICE_DEMO_* value with exit 2, naming the variable, before opening the output', async () => {
+    const out = join(dir, 'kept.jsonl');
+    await writeFile(out, 'kept\n');
+    const run = start(['run', DOCS_JOB, '--output', out], { SLUICE_DEMO_TASKS: '0' });
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain('`SLUICE_DEMO_TASKS`');
+    expect(readFileSync(out, 'utf8')).toBe('kept\n');
   });
 });

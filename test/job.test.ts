@@ -7,21 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { jobSession } from '../src/cli/job/session.js';
 import type { BuildSettings } from '../src/cli/job/build.js';
-import {
-  cpu,
-  createExecutor,
-  defineJob,
-  ErrorCodes,
-  importJob,
-  io,
-  SluiceConfigError,
-  SluiceJobError,
-  SluiceOptionError,
-  SluiceStateError,
-  type CpuStage,
-  type IoStage,
-  type Stage,
-} from '../src/index.js';
+import { cpu, createExecutor, defineJob, ErrorCodes, importJob, io, SluiceJobError, SluiceOptionError, SluiceStateError, type CpuStage, type IoStage, type Stage } from '../src/index.js';
+import { SluiceConfigError } from '../src/cli/errors.js';
 
 const worker = new URL('./fixtures/double.ts', import.meta.url);
 const NO_SETTINGS: BuildSettings = { io: {} };

@@ -61,6 +61,29 @@ function outcomes(text: string): Array<{ ok: boolean; index: number; value?: unk
 
 const VALUES = [2, 4, 6, 8, 10];
 
+/**
+ * The public surface: every value `sluice` and `sluice/demo` export, by name. An export added or
+ * removed by accident fails here; a deliberate one updates this list (and the README).
+ */
+const PUBLIC_VALUES = {
+  sluice: [
+    // executor and stages
+    'createExecutor', 'DEFAULTS', 'io', 'cpu',
+    // services and limits
+    'service', 'SERVICE_DEFAULTS', 'defaultClassify',
+    'ADAPTIVE_DEFAULT', 'LIMIT_ALGORITHMS', 'createLimit', 'AlgorithmLimit',
+    'fixedLimit', 'aimdLimit', 'vegasLimit', 'gradient2Limit', 'windowedLimit',
+    'BOUND_DEFAULTS', 'AIMD_DEFAULTS', 'VEGAS_DEFAULTS', 'GRADIENT2_DEFAULTS', 'WINDOW_DEFAULTS',
+    // jobs
+    'defineJob', 'isJob', 'importJob',
+    // errors
+    'ErrorCodes', 'SluiceError', 'SluiceOptionError', 'SluiceAbortError', 'SluiceTaskError', 'SluiceInputError',
+    'SluiceWorkerError', 'SluiceDataCloneError', 'SluiceStateError', 'SluiceTimeoutError', 'SluiceResponseError',
+    'SluiceReentrantCallError', 'SluiceJobError', 'SluiceBridgeError',
+  ],
+  'sluice/demo': ['startDocServer', 'documentFor', 'generateDocument', 'createAgent', 'fetchBuffer', 'HttpStatusError'],
+} as const;
+
 let dir: string;
 let project: string;
 let packed: { files: string[]; version: string };
@@ -158,6 +181,24 @@ describe('the packed package', () => {
       expect(packed.files).toContain(file);
     }
     expect(packed.files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
+  });
+
+  it('exports exactly the public API, by package name, from ES modules and CommonJS alike', async () => {
+    for (const [name, expected] of Object.entries(PUBLIC_VALUES)) {
+      const script = `import(${JSON.stringify(name)}).then((m) => console.log(JSON.stringify(Object.keys(m).sort())))`;
+      const esm = await run(process.execPath, ['--input-type=module', '-e', script], project);
+      expect(esm.code, esm.stderr).toBe(0);
+      expect(JSON.parse(esm.stdout), name).toEqual([...expected].sort());
+    }
+    const cjs = await run(process.execPath, ['-e', "console.log(JSON.stringify(Object.keys(require('sluice')).filter((k) => k !== '__esModule' && k !== 'module.exports').sort()))"], join(project, 'cjs'));
+    expect(cjs.code, cjs.stderr).toBe(0);
+    expect(JSON.parse(cjs.stdout)).toEqual([...PUBLIC_VALUES.sluice].sort());
+  });
+
+  it('ships the library, the CLI and the workers, and no test or bench tooling', () => {
+    expect(packed.files).toContain('dist/src/demo/index.js');
+    const tooling = packed.files.filter((f) => /^dist\/(test|bench)\/|\/simulator\/|^(test|bench)\//.test(f));
+    expect(tooling).toEqual([]);
   });
 
   it('installs a working `sluice` command: `npx sluice --help`', async () => {

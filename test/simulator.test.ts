@@ -1,18 +1,21 @@
 /**
- * The service simulator (src/simulator/): a real child process on 127.0.0.1, driven over HTTP.
+ * The service simulator (bench/kit/simulator/, the kit the bench and the tests share): a real child process
+ * on 127.0.0.1, driven over HTTP.
  * Counts never depend on timing: the service's `hold` setting keeps finished requests on their
  * workers until the test releases them, so "10 arrive while 3 are served" is a fact, not a race.
  * Waiting is for counters (the service's stats), never for a time window.
  */
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent, get, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, SluiceOptionError } from '../src/errors.js';
-import { startSimulator, startSimulatorInProcess, type Simulator } from '../src/simulator/client.js';
-import { percentile, startOnlineTraffic } from '../src/simulator/online.js';
-import type { SimulatorStats } from '../src/simulator/protocol.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { simulatorBuild, startSimulator as startBenchSimulator } from '../bench/harness/simulator.js';
+import { SIMULATOR_INVALID_OPTION, SimulatorOptionError } from '../bench/kit/errors.js';
+import { startSimulator, startSimulatorInProcess, type Simulator } from '../bench/kit/simulator/client.js';
+import { percentile, startOnlineTraffic } from '../bench/kit/simulator/online.js';
+import type { SimulatorStats } from '../bench/kit/simulator/protocol.js';
 
 const owned: Simulator[] = [];
 const agents: Agent[] = [];
@@ -108,11 +111,14 @@ describe('percentile (nearest rank)', () => {
   });
 
   it('rejects p outside 0..100', () => {
-    expect(() => percentile([1], 101)).toThrow(SluiceOptionError);
+    expect(() => percentile([1], 101)).toThrow(SimulatorOptionError);
   });
 });
 
 describe('service simulator in a child process', () => {
+  // The bench's compiled child (built by the last case) lives in a temp directory until disposed.
+  afterAll(async () => (await simulatorBuild(() => undefined)).dispose());
+
   it('serves C_s at once and queues the rest, all answered', async () => {
     const sim = await child({ capacity: 3, latencyMs: 5, hold: true, bodyBytes: 100 });
     expect(sim.pid).toBeTypeOf('number');
@@ -191,8 +197,8 @@ describe('service simulator in a child process', () => {
       expect(body.error).toContain(`\`${field}\``);
     }
     const error = await sim.control({ overloadPenalty: -1 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SluiceOptionError);
-    expect(error).toMatchObject({ code: ErrorCodes.INVALID_OPTION, option: 'overloadPenalty' });
+    expect(error).toBeInstanceOf(SimulatorOptionError);
+    expect(error).toMatchObject({ code: SIMULATOR_INVALID_OPTION, option: 'overloadPenalty' });
     expect((await sim.stats()).config).toMatchObject({ capacity: 10, latencyMs: 20, reject: 503 });
     await expect(startSimulator({ capacity: 1.5 })).rejects.toMatchObject({ option: 'capacity' });
   });
@@ -220,7 +226,7 @@ describe('service simulator in a child process', () => {
     expect(alive(pid)).toBe(false);
 
     const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-    const entry = fileURLToPath(new URL('../src/simulator/child.ts', import.meta.url));
+    const entry = fileURLToPath(new URL('../bench/kit/simulator/child.ts', import.meta.url));
     const orphan = fork(entry, ['{}'], { execArgv: ['--import', tsx], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const exited = new Promise((resolve) => orphan.once('exit', resolve));
     await new Promise((resolve) => orphan.once('message', resolve));
@@ -228,11 +234,14 @@ describe('service simulator in a child process', () => {
     expect(await exited).toBe(0);
   });
 
-  it('runs from the compiled dist (npm run build first) without tsx', async () => {
-    const compiled = new URL('../dist/src/simulator/client.js', import.meta.url).href;
-    const { startSimulator: startCompiled } = (await import(compiled)) as typeof import('../src/simulator/client.js');
-    const sim = await startCompiled({ capacity: 1 });
+  it("runs from the bench's compiled child (plain ESM, no tsx), as the bench starts it", async () => {
+    const build = await simulatorBuild(() => undefined);
+    expect(build.mode).toBe('bundle');
+    const sim = await startBenchSimulator({ capacity: 1 });
     owned.push(sim);
+    const argv = readFileSync(`/proc/${sim.pid}/cmdline`, 'utf8').split('\0');
+    expect(argv).toContain(build.file('simulator-child'));
+    expect(argv.filter((a) => a.includes('tsx'))).toEqual([]);
     expect(count(await burst(sim, 2), 200)).toBe(2);
     expect(await sim.stats()).toMatchObject({ served: 2, peakInFlight: 1 });
   });

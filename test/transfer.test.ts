@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createExecutor, cpu, type Executor } from '../src/index.js';
-import { collectTransferables } from '../src/transfer.js';
+import { collectTransferables } from '../src/wire/transfer.js';
 
 const echoWorker = new URL('./fixtures/echo.ts', import.meta.url);
 

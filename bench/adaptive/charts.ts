@@ -4,7 +4,7 @@
  * the service (its limit, where it fills it; for the throttle, what its rate puts there) next to C_s, both from one round (the last whose runs all finished) with the
  * phase boundaries marked.
  */
-import type { ChartSpec } from '../suite/types.js';
+import type { ChartSpec } from '../harness/types.js';
 import { rate } from './metrics.js';
 import { kindOf } from './strategies.js';
 import type { RunRecord, Scenario } from './types.js';

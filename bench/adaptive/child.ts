@@ -1,6 +1,7 @@
 /**
  * Child entry of the adaptive bench: runs ONE batch strategy against the simulator, in this fresh
- * process (forked with an IPC channel by bench/adaptive.ts).
+ * process (started by bench/adaptive/run.ts through the bench's child harness; its line protocol:
+ * it prints `READY`, reads `START <url>` and `STOP` on stdin, and prints `RESULT {report}`).
  *
  * Method: a sluice executor with one io stage, `fetchBuffer(`${url}/work/${id}`)` behind
  * `service('sim', { limit })` (default timeout and retry policy: 3 attempts, Retry-After honoured),
@@ -13,16 +14,17 @@
  * Every `--sample-ms` it records completions, failures, the service's limit, its attempts in flight
  * and the HTTP requests outstanding.
  *
- * The simulator's URL comes with the `start` message (the child is forked while the simulator starts),
- * or from `--url`.
+ * The simulator's URL comes with the `START` line (the child starts while the simulator starts),
+ * or from `--url`. Stdin ending counts as `STOP`.
  *
  *   node --import tsx bench/adaptive/child.ts --strategy gradient2 [--url http://127.0.0.1:PORT]
  */
 import { parseArgs } from 'node:util';
 import { createExecutor, io, service } from 'sluice';
-import { createAgent, fetchBuffer } from '../../src/demo/fetch-doc.js';
+import { createAgent, fetchBuffer } from 'sluice/demo';
+import { commands, emit } from '../harness/lines.js';
 import { kindOf, limitOf, tokenBucket } from './strategies.js';
-import type { ChildSample, FromChild, ToChild } from './types.js';
+import type { ChildReport, ChildSample } from './types.js';
 
 const { values } = parseArgs({
   options: {
@@ -77,15 +79,20 @@ function* ids(): Generator<number> {
 }
 
 async function main(): Promise<void> {
+  let release = (): void => undefined;
   await new Promise<void>((resolve) => {
-    process.on('message', (m: ToChild) => {
-      if (m.type === 'start') {
-        url = m.url ?? url;
+    const stop = (): void => {
+      stopping = true;
+      resolve();
+    };
+    release = commands((line) => {
+      if (line.startsWith('START')) {
+        url = line.slice('START'.length).trim() || url;
         resolve();
       }
-      if (m.type === 'stop') stopping = true;
-    });
-    process.send?.({ type: 'ready' } satisfies FromChild);
+      if (line === 'STOP') stop();
+    }, stop);
+    void emit('READY');
   });
   const t0 = performance.now();
   let [completed, failed] = [0, 0];
@@ -125,7 +132,7 @@ async function main(): Promise<void> {
   clearInterval(watch);
   clearTimeout(drainTimer);
   sample();
-  const report = {
+  const report: ChildReport = {
     strategy: name,
     series,
     pulled,
@@ -136,11 +143,11 @@ async function main(): Promise<void> {
     service: svc.stats(),
     drainMs,
   };
-  // Disconnect only once the report is written.
-  await new Promise<void>((resolve) => (process.send ? process.send({ type: 'result', report } satisfies FromChild, () => resolve()) : resolve()));
+  // Let stdin go only once the report is written: the process then exits on its own.
+  await emit('RESULT', report);
   await ex.close();
   agent.destroy();
-  process.disconnect?.();
+  release();
 }
 
 await main();

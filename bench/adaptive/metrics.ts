@@ -13,7 +13,7 @@
  *   the end of the first 1 s window from which every 1 s throughput window (step: one sample)
  *   ending in the phase stays within ±10% of the phase's steady throughput; minus the phase start.
  */
-import type { SeriesSample } from '../../src/simulator/protocol.js';
+import type { SeriesSample } from '../harness/simulator.js';
 import type { ChildSample, RunRecord, Scenario } from './types.js';
 
 export interface PhaseMetrics {

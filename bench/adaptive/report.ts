@@ -4,11 +4,12 @@
  * the best fixed k, online p99 ÷ the no-batch p99) are paired within a round (both ran in the same
  * round, a minute apart at most), then their median is taken.
  */
-import type { Check } from '../suite/types.js';
+import { fixed } from '../harness/format.js';
+import { median } from '../harness/stats.js';
+import type { Check } from '../harness/types.js';
 import { phaseMetrics, type PhaseMetrics } from './metrics.js';
 import { describe, kindOf } from './strategies.js';
 import type { RunRecord, Scenario } from './types.js';
-import { median } from '../suite/stats.js';
 
 type Key = Exclude<keyof PhaseMetrics, 'capacity'>;
 const KEYS: readonly Key[] = ['throughput', 'limit', 'inFlight', 'outstanding', 'queueMean', 'queueMax', 'rejected', 'onlineP50', 'onlineP99', 'onlineP99Transient', 'onlineErrors', 'recoveryMs'];
@@ -87,9 +88,8 @@ export function compactRecords(records: readonly RunRecord[]): unknown[] {
   return records.map((r) => ({ ...r, sim: columns(r.sim), ...(r.child ? { child: { ...r.child, series: columns(r.child.series) } } : {}) }));
 }
 
-const f = (x: number | undefined, d = 0) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
-const sec = (ms: number | undefined) => f(ms === undefined ? undefined : ms / 1000, 1);
-const label = (r: Row) => (r.strategy === 'throttle' && r.rate !== undefined ? `throttle ${f(r.rate)}/s` : r.strategy);
+const sec = (ms: number | undefined) => fixed(ms === undefined ? undefined : ms / 1000, 1);
+const label = (r: Row) => (r.strategy === 'throttle' && r.rate !== undefined ? `throttle ${fixed(r.rate, 0)}/s` : r.strategy);
 
 /** The adaptive limit's bounds (the service defaults: `min`, `max`). */
 export interface Bounds {
@@ -118,13 +118,13 @@ export function checks(table: readonly Row[], records: readonly RunRecord[], sc:
     {
       claim: `${adaptive}'s limit stays within [min, max] = [${bounds.min}, ${bounds.max}]`,
       pass: limits.length > 0 && lo >= bounds.min && hi <= bounds.max,
-      detail: `${limits.length} samples (every ${sc.sampleMs} ms), limit from ${f(lo)} to ${f(hi)}`,
+      detail: `${limits.length} samples (every ${sc.sampleMs} ms), limit from ${fixed(lo, 0)} to ${fixed(hi, 0)}`,
       structural: true,
     },
     {
       claim: `${adaptive}: throughput ≥ 0.9 × the best fixed k, in every phase`,
       pass: phases.length > 0 && phases.every((p) => (p.thrRatio ?? 0) >= 0.9),
-      detail: phases.map((p, i) => `phase ${i + 1} (C_s=${p.capacity}) ${f(p.thrRatio, 2)}×`).join(', '),
+      detail: phases.map((p, i) => `phase ${i + 1} (C_s=${p.capacity}) ${fixed(p.thrRatio, 2)}×`).join(', '),
       structural: false,
     },
     {
@@ -136,7 +136,7 @@ export function checks(table: readonly Row[], records: readonly RunRecord[], sc:
     {
       claim: `${adaptive}: online p99 ≤ 1.5 × the no-batch p99, in every phase`,
       pass: phases.length > 0 && phases.every((p) => p.p99Ratio !== undefined && p.p99Ratio <= 1.5),
-      detail: phases.map((p, i) => `phase ${i + 1} ${f(p.p99Ratio, 2)}× (${f(p.onlineP99, 1)} ms)`).join(', '),
+      detail: phases.map((p, i) => `phase ${i + 1} ${fixed(p.p99Ratio, 2)}× (${fixed(p.onlineP99, 1)} ms)`).join(', '),
       structural: false,
     },
   ];
@@ -152,7 +152,7 @@ export function markdown(table: readonly Row[], sc: Scenario, runs: number): str
     `${runs} round(s), medians; each run a fresh simulator process and a fresh strategy process. Simulator: ${sc.latencyMs} ms per request, ` +
       `C_s = ${sc.capacities.join(' → ')} (${sc.phaseMs / 1000} s each), queue bound ${sc.queueBound} (past it: 503 + Retry-After ${sc.retryAfterS} s), ` +
       `overload penalty ${sc.overloadPenalty}; online users ${sc.onlineRate} req/s throughout. Steady part of a phase: its last ` +
-      `${f((1 - sc.transientShare) * 100)}%.`,
+      `${fixed((1 - sc.transientShare) * 100, 0)}%.`,
     '',
     ...table.map((r) => `- **${label(r)}**: ${describe(r.strategy)}${r.rate !== undefined ? ` — the best fixed k's phase-1 throughput` : ''}`),
     '',
@@ -160,20 +160,20 @@ export function markdown(table: readonly Row[], sc: Scenario, runs: number): str
     '',
     head('req/s # | ÷ best | 503s #'),
     rule(3),
-    ...batch.map((r) => `| ${label(r)} | ${r.phases.map((p) => `${f(p.throughput)} | ${f(p.thrRatio, 2)} | ${f(p.rejected)}`).join(' | ')} |`),
+    ...batch.map((r) => `| ${label(r)} | ${r.phases.map((p) => `${fixed(p.throughput, 0)} | ${fixed(p.thrRatio, 2)} | ${fixed(p.rejected, 0)}`).join(' | ')} |`),
     '',
     '**Online users** (steady part: p50 / p99 ms; p99 ÷ no batch of the same round):',
     '',
     head('p50 / p99 # | ÷ none'),
     rule(2),
-    ...table.map((r) => `| ${label(r)} | ${r.phases.map((p) => `${f(p.onlineP50, 1)} / ${f(p.onlineP99, 1)} | ${f(p.p99Ratio, 2)}`).join(' | ')} |`),
+    ...table.map((r) => `| ${label(r)} | ${r.phases.map((p) => `${fixed(p.onlineP50, 1)} / ${fixed(p.onlineP99, 1)} | ${fixed(p.p99Ratio, 2)}`).join(' | ')} |`),
     '',
     "**The client** (HTTP requests outstanding at the service, mean over the steady part; recovery: s from the phase's start to steady ±10%, phase 1: the ramp " +
       'from the job\'s start) **and tasks** (all rounds):',
     '',
     `| strategy | requests out ${sc.capacities.map((_, i) => i + 1).join(' / ')} | recovery s ${sc.capacities.map((_, i) => i + 1).join(' / ')} | pulled | completed | failed | lost |`,
     '|---|---:|---:|---:|---:|---:|---:|',
-    ...batch.map((r) => `| ${label(r)} | ${r.phases.map((p) => f(p.outstanding, 1)).join(' / ')} | ${r.phases.map((p) => sec(p.recoveryMs)).join(' / ')} | ` +
+    ...batch.map((r) => `| ${label(r)} | ${r.phases.map((p) => fixed(p.outstanding, 1)).join(' / ')} | ${r.phases.map((p) => sec(p.recoveryMs)).join(' / ')} | ` +
       `${r.tasks.pulled} | ${r.tasks.completed} | ${r.tasks.failed} | ${r.tasks.lost + r.tasks.aborted} |`),
   ];
   const causes = batch.filter((r) => Object.keys(r.tasks.causes).length > 0);

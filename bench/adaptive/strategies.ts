@@ -8,10 +8,9 @@
  * - `throttle`: a fixed request rate (token bucket, one token per attempt, retries included) in
  *   front of an effectively unlimited concurrency (256): what a req/s setting gives.
  * - adaptive: a named algorithm with its defaults (`limit: 'aimd'`, ...), as a user gets it, or a
- *   variant built from src/limits with the options named.
+ *   variant built from sluice's limit algorithms with the options named.
  */
-import type { Limit, ServiceOptions } from 'sluice';
-import { createLimit, vegasLimit, windowedLimit } from '../../src/limits/index.js';
+import { createLimit, vegasLimit, windowedLimit, type Limit, type ServiceOptions } from 'sluice';
 
 export const FIXED_KS = [2, 5, 10, 20, 50] as const;
 export const ADAPTIVE = ['aimd', 'vegas', 'gradient2', 'gradient2-windowed', 'vegas-netflix'] as const;
@@ -23,7 +22,7 @@ export const ALL_STRATEGIES: readonly string[] = ['none', ...FIXED_KS.map((k) =>
  * What the suite's scenario runs: the baseline, the fixed k that were best in the low- and the
  * high-capacity phases of the full bench (bench/results/adaptive.md, 8 s phases: k=5 at C_s=3,
  * k=20 at C_s=10), the throttle tuned on them, and the adaptive default. The others (aimd, k=2,
- * 10, 50, gradient2 and variants) run with `bench/adaptive.ts --only`.
+ * 10, 50, gradient2 and variants) run with `bench/adaptive/dev.ts --only`.
  */
 export const SCENARIO_STRATEGIES: readonly string[] = ['none', 'fixed-5', 'fixed-20', 'throttle', 'vegas'];
 

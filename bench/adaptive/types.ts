@@ -2,11 +2,10 @@
  * What the adaptive bench's processes exchange and record: the scenario (phases of the simulated
  * service's capacity), the strategy child's time series and totals, and one run's raw record.
  * Times are ms since the run's start (the orchestrator resets the simulator and tells the child to
- * start at the same moment; the IPC hop between them is well under one 100 ms sample).
+ * start at the same moment; the stdin hop between them is well under one 100 ms sample).
  */
 import type { ServiceStats } from 'sluice';
-import type { LatencySummary } from '../../src/simulator/online.js';
-import type { SeriesSample } from '../../src/simulator/protocol.js';
+import type { LatencySummary, SeriesSample } from '../harness/simulator.js';
 
 export interface Scenario {
   /** Capacity C_s of each phase, in order. */
@@ -54,11 +53,6 @@ export interface ChildReport {
   /** From the stop message to the last outcome. */
   readonly drainMs: number;
 }
-
-/** Messages orchestrator → child. `start` carries the simulator's URL (the child is forked before it is up). */
-export type ToChild = { readonly type: 'start'; readonly url?: string } | { readonly type: 'stop' };
-/** Messages child → orchestrator. */
-export type FromChild = { readonly type: 'ready' } | { readonly type: 'result'; readonly report: ChildReport };
 
 export interface OnlinePhase {
   /** The phase's transient (first `transientShare`), and its steady rest. */

@@ -5,12 +5,13 @@
  * started, worker module loaded, JIT warm), prints `START {rssMiB}`, runs the N tasks, printing
  * `PROGRESS {completed, peakBuffered, peakInHand}` every `--progress-ms` (so a run killed at the
  * RSS cap still says how far it got), and ends with one `RESULT {json}` line. Peak RSS of the
- * whole process (main and worker threads) is `maxRSS`, read after the run; the parent also samples
- * VmRSS from /proc.
+ * whole process (main and worker threads) is `maxRSS`, read after the run; the parent
+ * (bench/memory/run.ts, through the bench's child harness) also samples VmRSS from /proc.
  *
  *   node --import tsx bench/memory/child.ts --strategy sluice --n 10000 [--worker file:///.../memory-checksum.mjs]
  */
 import { parseArgs } from 'node:util';
+import { emit } from '../harness/lines.js';
 import { CHECKSUM, STRATEGIES, Tally, type StrategyName, type Workload } from './strategies.js';
 
 export interface ChildProgress {
@@ -76,8 +77,8 @@ async function main(): Promise<void> {
     strategy.sample?.(tally);
     return { completed: tally.completed, peakBuffered: tally.peakBuffered, peakInHand: tally.peakInHand };
   };
-  process.stdout.write(`START ${JSON.stringify({ rssMiB: startRssMiB })}\n`);
-  const ticker = setInterval(() => process.stdout.write(`PROGRESS ${JSON.stringify(progress())}\n`), Number(values['progress-ms']));
+  await emit('START', { rssMiB: startRssMiB });
+  const ticker = setInterval(() => void emit('PROGRESS', progress()), Number(values['progress-ms']));
   const t0 = performance.now();
   await strategy.run(ids, tally);
   const wallMs = performance.now() - t0;
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
     startRssMiB,
     ...(extra !== undefined ? { bound: extra.bound, stats: extra.stats } : {}),
   };
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  await emit('RESULT', result);
 }
 
 await main();

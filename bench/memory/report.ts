@@ -3,10 +3,11 @@
  * Counters (buffered, in hand) are reported as their maximum over rounds (a peak is a peak); RSS and
  * wall time as medians over the completed rounds.
  */
-import type { Check, ChartSpec } from '../suite/types.js';
+import { int } from '../harness/format.js';
+import { median } from '../harness/stats.js';
+import type { Check, ChartSpec } from '../harness/types.js';
 import type { RunRecord } from './run.js';
 import type { StrategyName } from './strategies.js';
-import { median } from '../suite/stats.js';
 
 export interface Cell {
   readonly strategy: StrategyName;
@@ -68,7 +69,6 @@ export function summarize(records: readonly RunRecord[], strategies: readonly St
   return cells;
 }
 
-const int = (x: number): string => Math.round(x).toLocaleString('en-US');
 const mib = (x: number | undefined): string => (x === undefined ? '–' : int(x));
 /** How a killed cell ended: after how many tasks, or before the child could say. */
 function killedText(c: Cell): string {

@@ -1,6 +1,7 @@
 /**
  * The memory scenario's four strategies, each run in its own child process (bench/memory/child.ts)
- * over the same synthetic fetch and the same worker module:
+ * over the same synthetic fetch and the same worker module (the three baselines are the shared
+ * ones of bench/harness/baselines.ts):
  *
  * - `sluice`: io('fetch', k) → cpu('checksum', T); buffered payloads from `stats().buffered.peak`.
  * - `plimit-unbounded`: p-limit(k) around the fetch, then `pool.run` without waiting for a free
@@ -13,14 +14,13 @@
  * transferList as sluice moves them. Their buffered payloads (fetched, not yet on a thread) are
  * Piscina's `queueSize`, read after every `pool.run` (the only moment it grows).
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { createExecutor, cpu, io } from 'sluice';
+import { moveToPool, plimitAwait, plimitUnbounded, promiseAll, rawPool, type Task } from '../harness/baselines.js';
 
-/** The worker module's source; children may get a compiled copy instead (bench/memory/build.ts). */
+/** The worker module's source; children may get a compiled copy instead (bench/harness/build.ts). */
 export const CHECKSUM = new URL('../workers/memory-checksum.ts', import.meta.url);
 
 export interface Workload {
@@ -83,32 +83,22 @@ export async function fetchPayload(id: number, w: Workload): Promise<Buffer> {
   return Buffer.allocUnsafeSlow(w.sizeBytes).fill(id & 0xff);
 }
 
-function rawPool(w: Workload, worker: URL): Piscina {
-  // A TypeScript worker is loaded through tsx's require hook; a compiled one needs nothing.
-  const ts = worker.pathname.endsWith('.ts');
-  const execArgv = ts ? [...process.execArgv, '--require', createRequire(import.meta.url).resolve('tsx/cjs')] : [];
-  return new Piscina({
-    filename: fileURLToPath(worker),
-    minThreads: w.threads,
-    maxThreads: w.threads,
-    concurrentTasksPerWorker: 1,
-    idleTimeout: Number.POSITIVE_INFINITY,
-    execArgv,
-  });
-}
-
-/** `pool.run` moving the payload; the queue it joins is the buffered count. */
-function toPool(pool: Piscina, body: Buffer, tally: Tally): Promise<unknown> {
-  const p = pool.run(body, { transferList: [body.buffer] as never });
-  tally.buffered(pool.queueSize);
-  return p;
-}
-
-function settle(tally: Tally, p: Promise<unknown>): Promise<void> {
-  return p.then(
-    () => tally.settled(true),
-    (e: unknown) => tally.settled(false, e),
-  );
+/**
+ * The synthetic fetch, then `pool.run` moving the payload; the queue it joins is the buffered
+ * count (read after every `pool.run`, the only moment it grows).
+ */
+function onPool(w: Workload, pool: Piscina, tally: Tally): Task {
+  return {
+    fetch: (id) => fetchPayload(id, w),
+    process(body) {
+      tally.fetched();
+      const p = moveToPool(pool, body);
+      tally.buffered(pool.queueSize);
+      return p;
+    },
+    done: () => tally.settled(true),
+    fail: (e) => tally.settled(false, e),
+  };
 }
 
 function sluice(w: Workload, worker: URL): Strategy {
@@ -156,74 +146,26 @@ function sluice(w: Workload, worker: URL): Strategy {
   };
 }
 
-function plimitUnbounded(w: Workload, worker: URL): Strategy {
-  const limit = pLimit(w.concurrency);
-  const pool = rawPool(w, worker);
+/** A baseline on a raw pool of T threads (one task per thread). */
+function baseline(w: Workload, worker: URL, run: (ids: readonly number[], t: Task) => Promise<void>): Strategy {
+  const pool = rawPool(worker, w.threads);
   return {
-    async run(ids, tally) {
-      await Promise.all(
-        ids.map((id) =>
-          settle(
-            tally,
-            limit(() => fetchPayload(id, w)).then((body) => {
-              tally.fetched();
-              return toPool(pool, body, tally);
-            }),
-          ),
-        ),
-      );
-    },
-    close: () => pool.destroy(),
-  };
-}
-
-function promiseAll(w: Workload, worker: URL): Strategy {
-  const pool = rawPool(w, worker);
-  return {
-    async run(ids, tally) {
-      await Promise.all(
-        ids.map((id) =>
-          settle(
-            tally,
-            fetchPayload(id, w).then((body) => {
-              tally.fetched();
-              return toPool(pool, body, tally);
-            }),
-          ),
-        ),
-      );
-    },
-    close: () => pool.destroy(),
-  };
-}
-
-function plimitAwait(w: Workload, worker: URL): Strategy {
-  const limit = pLimit(w.concurrency);
-  const pool = rawPool(w, worker);
-  return {
-    async run(ids, tally) {
-      await Promise.all(
-        ids.map((id) =>
-          settle(
-            tally,
-            limit(async () => {
-              const body = await fetchPayload(id, w);
-              tally.fetched();
-              return await toPool(pool, body, tally);
-            }),
-          ),
-        ),
-      );
-    },
+    run: (ids, tally) => run(ids, onPool(w, pool, tally)),
     close: () => pool.destroy(),
   };
 }
 
 export const STRATEGIES = {
   sluice,
-  'plimit-unbounded': plimitUnbounded,
-  'promise-all': promiseAll,
-  'plimit-await': plimitAwait,
+  'plimit-unbounded': (w, worker) => {
+    const limit = pLimit(w.concurrency);
+    return baseline(w, worker, (ids, t) => plimitUnbounded(limit, ids, t));
+  },
+  'promise-all': (w, worker) => baseline(w, worker, promiseAll),
+  'plimit-await': (w, worker) => {
+    const limit = pLimit(w.concurrency);
+    return baseline(w, worker, (ids, t) => plimitAwait(limit, ids, t));
+  },
 } as const satisfies Record<string, (w: Workload, worker: URL) => Strategy>;
 
 export type StrategyName = keyof typeof STRATEGIES;

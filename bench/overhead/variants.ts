@@ -11,7 +11,8 @@
  */
 import pLimit from 'p-limit';
 import { createExecutor, cpu, io, type Executor } from 'sluice';
-import { rawPool } from '../common.js';
+import { rawPool } from '../harness/baselines.js';
+import { cpuMsOf } from '../harness/stats.js';
 
 export const OVERHEAD_TASK = new URL('../workers/overhead-task.ts', import.meta.url);
 
@@ -50,8 +51,7 @@ async function timed(n: number, body: () => Promise<{ completed: number; failed:
   const t0 = performance.now();
   const r = await body();
   const wallMs = performance.now() - t0;
-  const c = process.cpuUsage(cpu0);
-  return { n, wallMs, cpuMs: (c.user + c.system) / 1000, ...r };
+  return { n, wallMs, cpuMs: cpuMsOf(process.cpuUsage(cpu0)), ...r };
 }
 
 /** `lanes` loops pulling from one iterator, each awaiting its call before pulling again. */

@@ -3,19 +3,19 @@
  * sluice's buffered payloads within its bound and every sluice task completed; timing targets:
  * sluice near the bound and no slower than the best baseline), and the chart of wall ÷ bound.
  */
-import type { Check, ChartSpec } from '../suite/types.js';
+import { fixed } from '../harness/format.js';
+import { median } from '../harness/stats.js';
+import type { Check, ChartSpec } from '../harness/types.js';
 import { UNLIMITED, type StrategyName } from './shapes.js';
-import { median } from '../suite/stats.js';
 import { sluiceBufferBound, vsBestBaseline, type CalibratedShape, type Row, type RunRecord } from './stats.js';
 
-const fmt = (x: number | undefined, digits = 2) => (x === undefined ? 'n/a' : x.toFixed(digits));
 const kib = (b: number) => `${b / 1024} KiB`;
 
 export function shapeLine(s: CalibratedShape): string {
   const io = (s.runN * s.latencyMs) / s.concurrency;
   const cpu = (s.runN * s.calibratedCpuMs) / s.threads;
   return (
-    `L = ${s.latencyMs} ms, k = ${s.concurrency}, C = ${fmt(s.calibratedCpuMs)} ms (${s.rounds} SHA-256 rounds over the payload), ` +
+    `L = ${s.latencyMs} ms, k = ${s.concurrency}, C = ${fixed(s.calibratedCpuMs, 2)} ms (${s.rounds} SHA-256 rounds over the payload), ` +
     `T = ${s.threads}, ${kib(s.sizeBytes)} payloads, N = ${s.runN}, warm-up ${s.warmup} tasks. ` +
     `Bound = max(N·L/k = ${io.toFixed(0)} ms, N·C/T = ${cpu.toFixed(0)} ms) = ${Math.max(io, cpu).toFixed(0)} ms: ${s.about}.`
   );
@@ -35,8 +35,8 @@ export function markdown(table: readonly Row[], shapes: readonly CalibratedShape
       ...rs.map((r) =>
         r.wallMs === undefined
           ? `| ${r.strategy} | 0/${r.runs} | **failed** (${[...new Set(r.failures.map((f) => f.replace(/^round \d+: (\S+).*$/, '$1')))].join(', ')}) | | | | | | | | | |`
-          : `| ${r.strategy} | ${r.ok}/${r.runs} | ${fmt(r.wallMs, 0)} | ${fmt(r.tasksPerS, 0)} | ${fmt(r.ratio)} | ${fmt(r.vsSluice)} | ` +
-            `${fmt(r.machineRatio)} | ${fmt(r.cpuPerTaskMs)} | ${fmt(r.threadCpuMs)} | ${fmt(r.rssMiB, 0)} | ${fmt(r.buffered, 0)} | ${fmt(r.fetching, 0)} |`,
+          : `| ${r.strategy} | ${r.ok}/${r.runs} | ${fixed(r.wallMs, 0)} | ${fixed(r.tasksPerS, 0)} | ${fixed(r.ratio, 2)} | ${fixed(r.vsSluice, 2)} | ` +
+            `${fixed(r.machineRatio, 2)} | ${fixed(r.cpuPerTaskMs, 2)} | ${fixed(r.threadCpuMs, 2)} | ${fixed(r.rssMiB, 0)} | ${fixed(r.buffered, 0)} | ${fixed(r.fetching, 0)} |`,
       ),
       '',
       ...rs.flatMap((r) => r.failures.map((f) => `- ${r.strategy} failed, ${f}`)),
@@ -46,7 +46,7 @@ export function markdown(table: readonly Row[], shapes: readonly CalibratedShape
   const noise = median(table.map((r) => r.othersCpuPct).filter((x): x is number => x !== undefined));
   out.push(
     `Medians of ${runs} round(s); a failed run is left out of the medians and listed under its table. ` +
-      `Machine noise: median CPU used by other processes during the runs: ${fmt(noise, 0)}% of the 2 cores.`,
+      `Machine noise: median CPU used by other processes during the runs: ${fixed(noise, 0)}% of the 2 cores.`,
     '',
     '- **÷ bound**: median wall ÷ max(N·L/k, N·C/T), with C the calibrated CPU time of the step (the same for every strategy).',
     '- **÷ sluice**: this strategy\'s wall ÷ sluice\'s in the same round, median over rounds (> 1: slower than sluice).',
@@ -94,13 +94,13 @@ export function checks(records: readonly RunRecord[], table: readonly Row[], sha
       {
         claim: `${s.name}: sluice within 1.3× of the bound max(N·L/k, N·C/T)`,
         pass: row?.ratio !== undefined && row.ratio <= 1.3,
-        detail: `wall ÷ bound = ${fmt(row?.ratio)} (${fmt(row?.wallMs, 0)} ms ÷ ${fmt(row?.boundMs, 0)} ms); ÷ machine bound = ${fmt(row?.machineRatio)}`,
+        detail: `wall ÷ bound = ${fixed(row?.ratio, 2)} (${fixed(row?.wallMs, 0)} ms ÷ ${fixed(row?.boundMs, 0)} ms); ÷ machine bound = ${fixed(row?.machineRatio, 2)}`,
         structural: false,
       },
       {
         claim: `${s.name}: sluice no slower than the best baseline that keeps the limit k (≤ 1.05×, paired per round)`,
         pass: best.ratio !== undefined && best.ratio <= 1.05,
-        detail: `sluice ÷ fastest baseline = ${fmt(best.ratio)} (fastest per round: ${best.best.join(', ') || 'n/a'})`,
+        detail: `sluice ÷ fastest baseline = ${fixed(best.ratio, 2)} (fastest per round: ${best.best.join(', ') || 'n/a'})`,
         structural: false,
       },
     ];

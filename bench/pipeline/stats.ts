@@ -3,10 +3,10 @@
  * ok runs, ratios to the formula bound and to the machine bound, and ratios to sluice paired
  * within a round (both ran back to back against the same machine state) before the median.
  */
-import type { ChildResult } from '../common.js';
+import type { ChildResult } from './meter.js';
 import { boundMs, UNLIMITED, type Shape, type StrategyName } from './shapes.js';
-import type { Status } from './spawn.js';
-import { median } from '../suite/stats.js';
+import type { Status } from './run.js';
+import { median } from '../harness/stats.js';
 
 /** A shape with its calibrated CPU step. */
 export interface CalibratedShape extends Shape {

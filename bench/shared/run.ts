@@ -7,10 +7,8 @@
  * simulator: served, rejected, and its peak of requests in service + queued.
  */
 import { createExecutor, io, service, type Service, type ServiceStats } from 'sluice';
-import { createAgent, fetchBuffer, HttpStatusError } from '../../src/demo/fetch-doc.js';
-import type { Simulator } from '../../src/simulator/client.js';
-import type { SimulatorStats } from '../../src/simulator/protocol.js';
-import { startSimulator } from '../suite/simulator.js';
+import { createAgent, fetchBuffer, HttpStatusError } from 'sluice/demo';
+import { startSimulator, type Simulator, type SimulatorStats } from '../harness/simulator.js';
 
 /** The two services: same latency, queue bound and Retry-After; only their capacity differs. */
 export interface SharedSetup {

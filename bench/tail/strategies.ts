@@ -10,7 +10,7 @@
  */
 import pLimit from 'p-limit';
 import { createExecutor, cpu } from 'sluice';
-import { rawPool } from '../common.js';
+import { rawPool } from '../harness/baselines.js';
 import type { Span } from '../workers/tail-spin.js';
 import { contiguousChunks } from './sequence.js';
 

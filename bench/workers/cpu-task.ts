@@ -1,7 +1,7 @@
 /**
  * The benchmark's CPU step, identical for every strategy (on a worker thread or on the main
  * thread): SHA-256 over the whole payload, `SLUICE_BENCH_ROUNDS` times, so the work is real, scales
- * with the payload and is calibrated once per bench run to about 5 ms (see bench/calibrate.ts).
+ * with the payload and is calibrated once per bench run to about 5 ms (see bench/pipeline/calibrate.ts).
  * It answers a small result with the wall time of the work (which counts preemption on a busy
  * machine) and readings of the thread's CPU clock, from which the bench takes C.
  *

@@ -19,17 +19,9 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { expose, type Endpoint } from 'comlink';
 import { SluiceBridgeError } from '../errors.js';
-import { serializeError } from '../worker/envelope.js';
-import {
-  linkName,
-  PROGRESS_KEY,
-  REMOTE_ERROR_KEY,
-  type BridgeData,
-  type BridgedTask,
-  type Exposed,
-  type HostCallContext,
-  type TaskProgress,
-} from './types.js';
+import { serializeError } from '../wire/envelope.js';
+import { isProgress, linkName, REMOTE_ERROR_KEY, type BridgeData, type BridgedTask } from '../wire/link.js';
+import type { Exposed, HostCallContext, TaskProgress } from './types.js';
 
 /** A bridged stage, as the cpu runner resolved it. */
 export interface BridgeSpec {
@@ -242,16 +234,6 @@ function endpoint(link: Link): Endpoint {
       link.listener = undefined;
     },
   } as Endpoint;
-}
-
-interface ProgressMessage {
-  readonly [PROGRESS_KEY]: true;
-  readonly id: number;
-  readonly value: unknown;
-}
-
-function isProgress(data: unknown): data is ProgressMessage {
-  return data !== null && typeof data === 'object' && PROGRESS_KEY in data;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

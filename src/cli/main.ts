@@ -3,10 +3,10 @@
  * only bin.ts touches the process. Commands: run, bench, config, demo.
  */
 import { readFileSync } from 'node:fs';
-import { main as demo } from '../demo/main.js';
 import { benchCommand } from './bench/command.js';
 import { configCommand } from './config/command.js';
 import { runFlagsHelp } from './config/flags.js';
+import { demoCommand } from './demo/command.js';
 import type { CliIo } from './io.js';
 import { runCommand } from './run/command.js';
 
@@ -21,7 +21,7 @@ Commands:
   bench JOB     tuning runs: the job on a sample of its input under a matrix of settings: sluice bench --help
   config [JOB]  print the resolved config and where each value came from; with JOB, check the settings
                 against the job and list its services and stages as a run builds them: sluice config --help
-  demo          run the demo job on an embedded document service: sluice demo --help
+  demo          run the demo job (dist/src/demo/docs-job.js) on an embedded document service: sluice demo --help
 
 Options:
   -h, --help     this text
@@ -42,7 +42,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     case 'config':
       return configCommand(rest, io, io.env ?? process.env, io.cwd ?? process.cwd());
     case 'demo':
-      return demo(rest, io);
+      return demoCommand(rest, io);
     case '-v':
     case '--version':
       io.out(version());

@@ -1,186 +1,127 @@
 /**
- * The demo job: fetch N documents from the embedded document service (io), synthesize each on a
- * worker thread (cpu), and append one JSON line per result to a file (io). `runDemo` runs it
- * in-process and returns counters; `main.ts` is the command-line face of it.
+ * The demo job, the one every way of running the demo runs: fetch documents from the embedded
+ * document service behind the limiter of service "docs" (io), and synthesize each on a worker
+ * thread (cpu). `sluice demo` (and so `npm run demo`) builds it with `demoJob(settings)` from its
+ * flags; `sluice run` and `sluice bench` load docs-job.ts, the same job with its settings from the
+ * environment. `setup()` starts the service on 127.0.0.1 and `close()` stops it, so building the
+ * job (or `sluice config` refusing a setting) opens nothing.
+ *
+ * It imports the public API only (and the worker's types): the CLI imports it, never the reverse.
  */
-import { once } from 'node:events';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
-import { cpu, createExecutor, io, SluiceOptionError, type ExecutorStats, type TaskContext } from '../index.js';
+import { existsSync } from 'node:fs';
+import type { Agent } from 'node:http';
+import { cpu, defineJob, io, SluiceOptionError, type Job } from '../index.js';
 import type { Synthesis, SynthesisInput } from '../../workers/synthesize.js';
-import { startDocServer } from './doc-server.js';
+import { startDocServer, type DocServer } from './doc-server.js';
 import { createAgent, fetchBuffer } from './fetch-doc.js';
-import { messageOf } from '../errors.js';
 
-export interface DemoOptions {
-  /** Documents to fetch and synthesize. @default 1000 */
+/** What the job itself is made of; threads and the fetch limit are the run's settings (`--threads`, `--io docs=N`). */
+export interface DemoSettings {
+  /** Documents to fetch and synthesize: the job's input is the ids 0 to tasks - 1. @default 1000 */
   readonly tasks?: number;
   /** The document service's delay per request, in ms. @default 20 */
   readonly latencyMs?: number;
   /** Size of each document in bytes (at most 16 MiB). @default 262144 */
   readonly sizeBytes?: number;
-  /** Worker threads of the synthesize stage. @default os.availableParallelism() */
-  readonly threads?: number;
-  /** Fetches in flight at most. @default 16 */
-  readonly concurrency?: number;
-  /** The JSON Lines output file (truncated first). @default `<os.tmpdir()>/sluice-demo-output.jsonl` */
-  readonly out?: string;
 }
 
-export type ResolvedDemoOptions = Required<DemoOptions>;
+export type ResolvedDemoSettings = Required<DemoSettings>;
 
-export const DEMO_DEFAULTS = Object.freeze({
-  tasks: 1000,
-  latencyMs: 20,
-  sizeBytes: 262144,
-  concurrency: 16,
-  threads: (): number => availableParallelism(),
-  out: (): string => join(tmpdir(), 'sluice-demo-output.jsonl'),
-});
+export const DEMO_SETTINGS_DEFAULTS: ResolvedDemoSettings = Object.freeze({ tasks: 1000, latencyMs: 20, sizeBytes: 262144 });
 
-type NumericOption = 'tasks' | 'latencyMs' | 'sizeBytes' | 'threads' | 'concurrency';
-
-/** The accepted range of each numeric option (integers). */
-export const DEMO_RANGES: Readonly<Record<NumericOption, { readonly min: number; readonly max: number }>> = Object.freeze({
+/** The accepted range of each setting (integers). */
+export const DEMO_SETTINGS_RANGES: Readonly<Record<keyof DemoSettings, { readonly min: number; readonly max: number }>> = Object.freeze({
   tasks: { min: 1, max: Number.MAX_SAFE_INTEGER },
   latencyMs: { min: 0, max: 60_000 },
   sizeBytes: { min: 1, max: 16 * 1024 * 1024 },
-  threads: { min: 1, max: 256 },
-  concurrency: { min: 1, max: 1024 },
 });
 
-export interface DemoFailure {
-  readonly index: number;
-  readonly stage: string;
-  readonly message: string;
+/** The environment variable of each setting, read by docs-job.ts. */
+export const DEMO_ENV: Readonly<Record<keyof DemoSettings, string>> = Object.freeze({
+  tasks: 'SLUICE_DEMO_TASKS',
+  latencyMs: 'SLUICE_DEMO_LATENCY_MS',
+  sizeBytes: 'SLUICE_DEMO_SIZE',
+});
+
+const SETTINGS = Object.keys(DEMO_SETTINGS_DEFAULTS) as Array<keyof DemoSettings>;
+
+/** The settings with their defaults, checked. @throws SluiceOptionError naming the setting. */
+export function resolveDemoSettings(settings: DemoSettings = {}): ResolvedDemoSettings {
+  if (settings === null || typeof settings !== 'object') throw new SluiceOptionError('settings', 'an object', settings);
+  const resolved: Partial<Record<keyof DemoSettings, number>> = {};
+  for (const name of SETTINGS) resolved[name] = checkSetting(name, settings[name] ?? DEMO_SETTINGS_DEFAULTS[name], name);
+  return Object.freeze(resolved as ResolvedDemoSettings);
 }
 
-export interface DemoSummary {
-  readonly options: ResolvedDemoOptions;
-  readonly tasks: number;
-  readonly completed: number;
-  readonly failed: number;
-  /** The first few failures (at most 5). */
-  readonly failures: readonly DemoFailure[];
-  /** From the first pull to the output file closed. */
-  readonly wallMs: number;
-  readonly tasksPerSecond: number;
-  readonly peakOpen: number;
-  readonly peakBuffered: number;
-  /** What `peakBuffered` can never exceed: the non-last stages' capacities plus the buffer bounds. */
-  readonly bufferedBound: number;
-  /** Peak resident set size of this process, in MiB. */
-  readonly peakRssMiB: number;
-  readonly service: { readonly requests: number; readonly peakInFlight: number };
-  readonly output: string;
-  readonly stats: ExecutorStats;
+/**
+ * The settings from SLUICE_DEMO_TASKS, SLUICE_DEMO_LATENCY_MS and SLUICE_DEMO_SIZE (unset or empty:
+ * the default). @throws SluiceOptionError naming the variable.
+ */
+export function demoSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): ResolvedDemoSettings {
+  const settings: Partial<Record<keyof DemoSettings, number>> = {};
+  for (const name of SETTINGS) {
+    const raw = env[DEMO_ENV[name]];
+    if (raw === undefined || raw === '') continue;
+    const n = Number(raw);
+    checkSetting(name, Number.isSafeInteger(n) ? n : raw, DEMO_ENV[name]);
+    settings[name] = n;
+  }
+  return resolveDemoSettings(settings);
 }
 
-export function resolveDemoOptions(options: DemoOptions = {}): ResolvedDemoOptions {
-  if (options === null || typeof options !== 'object') throw new SluiceOptionError('options', 'an object', options);
-  const out = options.out ?? DEMO_DEFAULTS.out();
-  if (typeof out !== 'string' || out.length === 0) throw new SluiceOptionError('out', 'a non-empty file path', out);
-  return {
-    tasks: checkInt(options.tasks ?? DEMO_DEFAULTS.tasks, 'tasks'),
-    latencyMs: checkInt(options.latencyMs ?? DEMO_DEFAULTS.latencyMs, 'latencyMs'),
-    sizeBytes: checkInt(options.sizeBytes ?? DEMO_DEFAULTS.sizeBytes, 'sizeBytes'),
-    threads: checkInt(options.threads ?? DEMO_DEFAULTS.threads(), 'threads'),
-    concurrency: checkInt(options.concurrency ?? DEMO_DEFAULTS.concurrency, 'concurrency'),
-    out,
-  };
-}
-
-function checkInt(value: unknown, name: NumericOption): number {
-  const { min, max } = DEMO_RANGES[name];
+function checkSetting(name: keyof DemoSettings, value: unknown, shownAs: string): number {
+  const { min, max } = DEMO_SETTINGS_RANGES[name];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new SluiceOptionError(name, `an integer from ${min} to ${max}`, value);
+    throw new SluiceOptionError(shownAs, `an integer from ${min} to ${max}`, value);
   }
   return value;
+}
+
+/** What `setup` opens: the document service and the keep-alive agent of its fetches. */
+export interface DemoResources {
+  readonly server: DocServer;
+  readonly agent: Agent;
+}
+
+export interface DemoJobHooks {
+  /** Called once `setup` has started the service (`sluice demo` reads its counters for the summary). */
+  readonly onSetup?: (resources: DemoResources) => void;
+}
+
+/** The demo job with these settings. @throws SluiceOptionError for a setting out of range. */
+export function demoJob(settings: DemoSettings = {}, hooks: DemoJobHooks = {}): Job<number, Synthesis, DemoResources> {
+  const { tasks, latencyMs, sizeBytes } = resolveDemoSettings(settings);
+  return defineJob<number, Synthesis, DemoResources>({
+    name: 'docs-demo',
+    // Adaptive by default; `sluice demo --concurrency K` (and `--io docs=K`) makes it a fixed K.
+    services: { docs: { limit: 'vegas', initial: 8, max: 64 } },
+    async setup() {
+      // No socket bound of its own: the service's limit bounds the requests in flight.
+      const resources = { server: await startDocServer({ latencyMs, sizeBytes }), agent: createAgent(Infinity) };
+      hooks.onSetup?.(resources);
+      return resources;
+    },
+    stages: ({ services, resources: { server, agent } }) => [
+      io<number, SynthesisInput>(
+        'fetch',
+        async (id, ctx) => ({ id, body: await fetchBuffer(`${server.url}/docs/${id}`, agent, ctx.signal) }),
+        { service: services.docs! },
+      ),
+      cpu('synthesize', synthesizeWorker()),
+    ],
+    *input() {
+      for (let id = 0; id < tasks; id++) yield id;
+    },
+    async close(resources) {
+      if (resources === undefined) return;
+      resources.agent.destroy();
+      await resources.server.close();
+    },
+  });
 }
 
 /** The worker beside the compiled module (dist/src/demo → dist/workers), else the source file. */
 export function synthesizeWorker(): URL {
   const compiled = new URL('../../workers/synthesize.js', import.meta.url);
   return existsSync(compiled) ? compiled : new URL('../../workers/synthesize.ts', import.meta.url);
-}
-
-function* ids(n: number): Generator<number> {
-  for (let id = 0; id < n; id++) yield id;
-}
-
-export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
-  const o = resolveDemoOptions(options);
-  const out = createWriteStream(o.out);
-  let writeError: unknown;
-  out.on('error', (error) => {
-    writeError ??= error;
-  });
-  await once(out, 'open'); // a bad path fails here, before any work starts
-  const server = await startDocServer({ latencyMs: o.latencyMs, sizeBytes: o.sizeBytes });
-  const agent = createAgent(o.concurrency);
-  const executor = createExecutor<number, number>({
-    stages: [
-      io(
-        'fetch',
-        async (id: number, ctx: TaskContext): Promise<SynthesisInput> => ({
-          id,
-          body: await fetchBuffer(`${server.url}/docs/${id}`, agent, ctx.signal),
-        }),
-        { concurrency: o.concurrency },
-      ),
-      cpu('synthesize', synthesizeWorker(), { threads: o.threads }),
-      io('store', (result: Synthesis, ctx: TaskContext) => store(out, result, ctx, () => writeError), { concurrency: 1 }),
-    ],
-  });
-  let completed = 0;
-  let failed = 0;
-  const failures: DemoFailure[] = [];
-  const started = performance.now();
-  try {
-    for await (const outcome of executor.run(ids(o.tasks))) {
-      if (outcome.ok) {
-        completed += 1;
-        continue;
-      }
-      failed += 1;
-      if (failures.length < 5) failures.push({ index: outcome.index, stage: outcome.stage, message: messageOf(outcome.error) });
-    }
-    out.end();
-    await finished(out);
-  } finally {
-    await executor.close();
-    agent.destroy();
-    await server.close();
-    if (!out.closed) out.destroy();
-  }
-  const wallMs = performance.now() - started;
-  const stats = executor.stats();
-  const stages = stats.stages.slice(0, -1);
-  const buffers = stats.buffers.slice(0, -1); // the last one is the output buffer
-  return {
-    options: o,
-    tasks: o.tasks,
-    completed,
-    failed,
-    failures,
-    wallMs,
-    tasksPerSecond: (completed + failed) / (wallMs / 1000),
-    peakOpen: stats.tasks.peakOpen,
-    peakBuffered: stats.buffered.peak,
-    bufferedBound: stages.reduce((n, s) => n + s.capacity, 0) + buffers.reduce((n, b) => n + b.bound, 0),
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    service: { requests: server.counters().requests, peakInFlight: server.counters().peakInFlight },
-    output: o.out,
-    stats,
-  };
-}
-
-/** Appends one JSON line; waits for 'drain' when the stream's buffer is full (back pressure). */
-async function store(out: WriteStream, result: Synthesis, ctx: TaskContext, error: () => unknown): Promise<number> {
-  const failure = error();
-  if (failure !== undefined) throw failure;
-  if (!out.write(`${JSON.stringify(result)}\n`)) await once(out, 'drain', { signal: ctx.signal });
-  return result.id;
 }

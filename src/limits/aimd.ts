@@ -51,5 +51,5 @@ export function aimdLimit(options?: AimdOptions): AlgorithmLimit<LimitState> {
     if (appLimited(sample, limit)) return state;
     return { estimate: limit + increase };
   };
-  return new AlgorithmLimit(update, { estimate: bounds.initial }, bounds);
+  return new AlgorithmLimit(update, { estimate: bounds.initial }, bounds, { backoffRatio, increase, timeoutMs });
 }

@@ -13,8 +13,9 @@
  * idle job proves nothing about capacity but a loss is a loss. A sample whose rtt or inflight is
  * not a finite number >= 0 is no measurement and is skipped. No timers: time comes in samples.
  */
+import { SluiceOptionError } from '../errors.js';
 import type { Limit, Sample } from './limit.js';
-import { clamp, type ResolvedBounds } from './options.js';
+import { clamp, resolveBounds, type ResolvedBounds } from './options.js';
 
 /** What every algorithm state carries: the unrounded limit, kept within [min, max]. */
 export interface LimitState {
@@ -25,7 +26,7 @@ export interface LimitState {
 export type Update<S extends LimitState> = (state: S, sample: Sample, bounds: ResolvedBounds) => S;
 
 /** The integer limit an estimate stands for (the estimate is already within [min, max]). */
-export function currentOf(estimate: number): number {
+function currentOf(estimate: number): number {
   return Math.max(1, Math.round(estimate));
 }
 
@@ -34,16 +35,37 @@ export function appLimited(sample: Sample, estimate: number): boolean {
   return sample.inflight < currentOf(estimate) / 2;
 }
 
-/** A `Limit` driven by a pure update; `state` exposes the algorithm's state for diagnostics. */
+/**
+ * A `Limit` driven by a pure update; `state` exposes the algorithm's state for diagnostics. Every
+ * built-in algorithm is one; it is public so a custom algorithm needs only its update rule:
+ *
+ * ```ts
+ * // +1 per success, halved on a drop: the clamp, rounding, app-limited guard and listeners come with the base.
+ * const halving = new AlgorithmLimit(
+ *   (state, sample) => ({ estimate: sample.dropped ? state.estimate / 2 : state.estimate + 1 }),
+ *   { estimate: 4 },
+ *   { initial: 4, min: 1, max: 64 },
+ * );
+ * service('docs', { limit: windowedLimit(halving) });
+ * ```
+ *
+ * `min` and `max` must be integers with 1 <= min <= max (else `SluiceOptionError`); the initial
+ * state's estimate is clamped into them.
+ */
 export class AlgorithmLimit<S extends LimitState> implements Limit {
   readonly bounds: ResolvedBounds;
+  /** Every parameter the algorithm runs with, defaults applied: the bounds, then its own (for diagnostics). */
+  readonly parameters: Readonly<Record<string, unknown>>;
   readonly #update: Update<S>;
   readonly #listeners = new Set<(limit: number) => void>();
   #state: S;
   #current: number;
 
-  constructor(update: Update<S>, initial: S, bounds: ResolvedBounds) {
+  constructor(update: Update<S>, initial: S, bounds: ResolvedBounds, parameters: Readonly<Record<string, unknown>> = {}) {
+    if (typeof update !== 'function') throw new SluiceOptionError('update', 'a function (state, sample, bounds) => state', update);
+    resolveBounds({ min: bounds.min, max: bounds.max });
     this.bounds = bounds;
+    this.parameters = Object.freeze({ initial: bounds.initial, min: bounds.min, max: bounds.max, ...parameters });
     this.#update = update;
     this.#state = { ...initial, estimate: clamp(initial.estimate, bounds.min, bounds.max) };
     this.#current = currentOf(this.#state.estimate);

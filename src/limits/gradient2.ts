@@ -54,7 +54,10 @@ export const GRADIENT2_DEFAULTS = Object.freeze({
   tolerance: 1.5,
   longWindow: 600,
   warmup: 10,
-  queueSize: (limit: number): number => Math.max(1, Math.floor(Math.sqrt(limit))),
+  /** Reads as its formula (`String(queueSize)`), as the README and `sluice config` show it. */
+  queueSize: Object.assign((limit: number): number => Math.max(1, Math.floor(Math.sqrt(limit))), {
+    toString: () => 'max(1, floor(sqrt(limit)))',
+  }),
   backoffRatio: 0.9,
 });
 
@@ -91,7 +94,15 @@ export function gradient2Limit(options?: Gradient2Options): AlgorithmLimit<Gradi
     const next = limit * gradient + queueSize(Math.floor(limit));
     return { ...measured, estimate: limit * (1 - smoothing) + next * smoothing };
   };
-  return new AlgorithmLimit<Gradient2State>(update, { estimate: bounds.initial, longRtt: 0, count: 0 }, bounds);
+  const parameters = {
+    smoothing,
+    tolerance,
+    longWindow,
+    warmup,
+    queueSize: given['queueSize'] ?? GRADIENT2_DEFAULTS.queueSize,
+    backoffRatio,
+  };
+  return new AlgorithmLimit<Gradient2State>(update, { estimate: bounds.initial, longRtt: 0, count: 0 }, bounds, parameters);
 }
 
 function resolveQueueSize(raw: unknown): (limit: number) => number {

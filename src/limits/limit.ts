@@ -25,15 +25,12 @@ export interface Limit {
   sample(sample: Sample): void;
 }
 
-/** Bounds every algorithm takes. */
+/** Bounds every algorithm takes (integers, 1 <= min <= initial <= max); see `BOUND_DEFAULTS`. */
 export interface LimitBounds {
-  /** @default algorithm-specific, e.g. 4 */
+  /** Where the limit starts; a default outside [min, max] is moved inside. @default 4 */
   readonly initial?: number;
-  /** @default 1 */
+  /** The lowest the limit goes. @default 1 */
   readonly min?: number;
-  /** @default algorithm-specific, e.g. 200 */
+  /** The highest the limit goes. @default 200 */
   readonly max?: number;
 }
-
-/** How a service names its limit: a number (fixed), an algorithm's name, or a `Limit` object. */
-export type LimitSpec = number | 'fixed' | 'aimd' | 'vegas' | 'gradient2' | Limit;

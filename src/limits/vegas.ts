@@ -97,5 +97,5 @@ export function vegasLimit(options?: VegasOptions): AlgorithmLimit<VegasState> {
     else return counted;
     return { ...toward(target), probeCount };
   };
-  return new AlgorithmLimit<VegasState>(update, { estimate: bounds.initial, rttNoLoad: 0, probeCount: 0 }, bounds);
+  return new AlgorithmLimit<VegasState>(update, { estimate: bounds.initial, rttNoLoad: 0, probeCount: 0 }, bounds, { smoothing, probeMultiplier, alpha, beta });
 }

@@ -26,7 +26,7 @@ export interface WindowOptions {
   readonly minSamples?: number;
   /** A window closes early once it holds this many samples. @default 1000 */
   readonly maxSamples?: number;
-  /** Forward this percentile of the window's rtts, in (0, 1], instead of the minimum. */
+  /** Forward this percentile of the window's rtts, in (0, 1], instead of the minimum. @default undefined (the minimum) */
   readonly percentile?: number;
 }
 

@@ -1,28 +1,32 @@
 /** service() options: one defaults object, one resolver that validates. */
 import { SluiceOptionError } from '../errors.js';
-import { createLimit } from '../limits/index.js';
-import type { Limit, LimitSpec } from '../limits/limit.js';
+import { createLimit, type Limit, type LimitSpec } from '../limits/index.js';
 import type { RetryPolicy } from './backoff.js';
 import type { Classifier } from './classify.js';
 import { performance } from 'node:perf_hooks';
 
 export interface ServiceOptions {
   /**
-   * A number (a fixed limit), an algorithm name (`'aimd'`, `'vegas'`, `'gradient2'`) or a `Limit`.
-   * @default the adaptive default (`ADAPTIVE_DEFAULT`)
+   * A number (a fixed limit), an algorithm's name (`'aimd'`, `'vegas'`, `'gradient2'`, `'fixed'`:
+   * a key of `LIMIT_ALGORITHMS`, with its default parameters), or a `Limit` object, such as
+   * `windowedLimit(vegasLimit({ alpha: 2 }))` for an algorithm with parameters of your own.
+   * @default the adaptive default (`ADAPTIVE_DEFAULT`: 'vegas')
    */
   readonly limit?: LimitSpec;
-  /** Starting limit of an adaptive algorithm. */
+  /** Starting limit of a named algorithm (not of a number or a `Limit` object). @default 4 */
   readonly initial?: number;
-  /** Lowest limit of an adaptive algorithm. @default 1 */
+  /** Lowest limit of a named algorithm. @default 1 */
   readonly min?: number;
-  /** Highest limit of an adaptive algorithm. */
+  /** Highest limit of a named algorithm. @default 200 */
   readonly max?: number;
   /** Per-attempt timeout in ms; a timeout counts as dropped. 0 turns it off. @default 30000 */
   readonly timeoutMs?: number;
-  /** Retries of dropped attempts: `false` (none), a number of attempts in all, or a policy. */
+  /**
+   * Retries of dropped attempts: `false` (none), a number of attempts in all, or a policy.
+   * @default { attempts: 3, baseMs: 50, maxMs: 2000 }
+   */
   readonly retry?: false | number | Partial<RetryPolicy>;
-  /** Classifies an attempt's error or value as success, dropped or ignore; undefined falls back. */
+  /** Classifies an attempt's error or value as success, dropped or ignore; undefined falls back. @default defaultClassify */
   readonly classify?: Classifier;
   /** Longest pause a Retry-After header can impose, in ms. @default 60000 */
   readonly maxRetryAfterMs?: number;

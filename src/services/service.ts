@@ -73,7 +73,7 @@ export interface Service {
   observe(listener: (event: AttemptEvent) => void): () => void;
 }
 
-/** A call that failed, with the number of attempts it made; the pipeline unwraps it. */
+/** A call that failed, with the number of attempts it made; an io stage's runner unwraps it. */
 export class CallFailure {
   constructor(
     readonly attempts: number,

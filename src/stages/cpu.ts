@@ -6,13 +6,13 @@
 import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { StageBridge } from '../bridge/main.js';
-import { findUncloneable, isCloneError } from '../clone-path.js';
 import { ErrorCodes, messageOf, SluiceBridgeError, SluiceDataCloneError, SluiceWorkerError } from '../errors.js';
-import type { ResolvedCpuStage } from '../options.js';
-import { collectTransferables } from '../transfer.js';
-import { deserializeError, type EntryData, type Envelope } from '../worker/envelope.js';
-import { StageFatal, type StageRunner } from './runner.js';
 import { commonJsHint, isTypeScript, typeScriptEntryExecArgv } from '../typescript.js';
+import { findUncloneable, isCloneError } from '../wire/clone-path.js';
+import { deserializeError, type EntryData, type Envelope } from '../wire/envelope.js';
+import { collectTransferables } from '../wire/transfer.js';
+import type { ResolvedCpuStage } from './cpu-options.js';
+import { StageFatal, type StageRunner } from './runner.js';
 
 function entryFile(): string {
   const compiled = new URL('../worker/entry.js', import.meta.url);

@@ -8,9 +8,9 @@
  * signal of its own per task: it sees the run's signal.
  */
 import { SluiceTimeoutError } from '../errors.js';
-import type { ResolvedIoStage } from '../options.js';
-import { callCounted } from '../services/service.js';
-import type { StageRunner } from './runner.js';
+import type { ResolvedIoStage } from './io-options.js';
+import { CallFailure, callCounted } from '../services/service.js';
+import { StageFailure, type StageRunner, type StageTaskContext } from './runner.js';
 import type { IoFunction, TaskContext } from './types.js';
 
 const resolved = Promise.resolve();
@@ -26,7 +26,7 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
       },
       // ctx.signal and ctx.call follow the attempt's signal: a service timeout aborts both.
       run: (input, ctx) =>
-        callCounted(service, (signal, attempt) => fn(input, { ...ctx, signal, attempt, call: (other, a) => other.call(a, { signal }) }), ctx.signal),
+        callCounted(service, (signal, attempt) => fn(input, taskContext(ctx, signal, attempt)), ctx.signal).then(undefined, stageFailure),
       onCapacityChange: (listener) => service.limit.subscribe(listener),
       close: async () => undefined,
     };
@@ -36,7 +36,7 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
     kind: 'io',
     capacity: stage.capacity,
     // One microtask later, as a limiter would: the function never runs inside the pipeline's pump.
-    run: timeoutMs > 0 ? (input, ctx) => runTimed(fn, input, ctx, name, timeoutMs) : (input, ctx) => resolved.then(() => fn(input, ctx)),
+    run: timeoutMs > 0 ? (input, ctx) => runTimed(fn, input, ctx, name, timeoutMs) : (input, ctx) => resolved.then(() => fn(input, taskContext(ctx, ctx.signal, 1))),
     close: async () => undefined,
   };
 }
@@ -46,7 +46,7 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
  * task fails with a `SluiceTimeoutError` naming the stage. What `fn` does after that (it may ignore
  * its signal) is dropped: a late rejection is handled here, never unhandled.
  */
-function runTimed(fn: IoFunction, input: unknown, ctx: TaskContext, stage: string, timeoutMs: number): Promise<unknown> {
+function runTimed(fn: IoFunction, input: unknown, ctx: StageTaskContext, stage: string, timeoutMs: number): Promise<unknown> {
   const outer = ctx.signal;
   const controller = new AbortController();
   const signal = controller.signal;
@@ -65,7 +65,7 @@ function runTimed(fn: IoFunction, input: unknown, ctx: TaskContext, stage: strin
       outer.removeEventListener('abort', onAbort);
     };
     resolved
-      .then(() => fn(input, { ...ctx, signal, call: (service, attempt) => service.call(attempt, { signal }) }))
+      .then(() => fn(input, taskContext(ctx, signal, 1)))
       .then(
         (value) => {
           settle();
@@ -77,4 +77,14 @@ function runTimed(fn: IoFunction, input: unknown, ctx: TaskContext, stage: strin
         },
       );
   });
+}
+
+/** What `fn` sees in one attempt: the task's context, with the attempt's signal and a `call` aborted with it. */
+function taskContext(ctx: StageTaskContext, signal: AbortSignal, attempt: number): TaskContext {
+  return { task: ctx.task, index: ctx.index, stage: ctx.stage, signal, attempt, call: (service, a) => service.call(a, { signal }) };
+}
+
+/** A service call's failure, with the attempts it made, as the pipeline takes it. */
+function stageFailure(error: unknown): never {
+  throw error instanceof CallFailure ? new StageFailure(error.cause, error.attempts) : error;
 }

@@ -1,9 +1,10 @@
 /** The shapes of stages as users declare them, and the context an io function receives. */
 import type { Exposed, TaskProgress } from '../bridge/types.js';
 import type { Attempt, Service } from '../services/service.js';
+import type { StageTaskContext } from './runner.js';
 
 /** What an io function receives besides its input. */
-export interface TaskContext<T = unknown> {
+export interface TaskContext<T = unknown> extends StageTaskContext<T> {
   /** The task as it came from the input. */
   readonly task: T;
   /** The task's position in the input, from 0. */
@@ -49,10 +50,14 @@ export interface IoOptions {
   readonly timeoutMs?: number;
 }
 
-export interface IoStage {
+/**
+ * An io stage that takes `I` and yields `O` (the types only guide the compiler: `createExecutor`
+ * types a pipeline's outcomes by its last stage).
+ */
+export interface IoStage<I = any, O = unknown> {
   readonly kind: 'io';
   readonly name: string;
-  readonly fn: IoFunction;
+  readonly fn: IoFunction<I, O>;
   readonly concurrency?: number;
   readonly service?: Service;
   /** See `IoOptions.timeoutMs`. */
@@ -76,7 +81,7 @@ export interface CpuOptions {
    * @default true
    */
   readonly transfer?: boolean;
-  /** Resource limits of each worker thread (Node's `ResourceLimits`). */
+  /** Resource limits of each worker thread (Node's `ResourceLimits`). @default undefined: Node's own */
   readonly resourceLimits?: {
     readonly maxOldGenerationSizeMb?: number;
     readonly maxYoungGenerationSizeMb?: number;
@@ -101,7 +106,17 @@ export interface CpuOptions {
   readonly onProgress?: (event: TaskProgress) => void;
 }
 
-export interface CpuStage {
+/** Type-only key of a cpu stage's input and result types; no such property exists at run time. */
+declare const stageTypes: unique symbol;
+
+/**
+ * A cpu stage whose worker takes `I` and returns `O` (say them with `cpu<I, O>(...)`; the types
+ * only guide the compiler: `createExecutor` types a pipeline's outcomes by its last stage). Unsaid,
+ * both are `any`: the worker module's types are not visible here.
+ */
+export interface CpuStage<I = any, O = any> {
+  /** Type-only: never set. */
+  readonly [stageTypes]?: (input: I) => O;
   readonly kind: 'cpu';
   readonly name: string;
   /** Absolute path or `file:` URL of the worker module (`.js`, `.mjs`, `.ts`, `.mts`). */
@@ -116,13 +131,19 @@ export interface CpuStage {
 
 export type Stage = IoStage | CpuStage;
 
+/** What a stage takes: its input type (`any` when the stage does not say). */
+export type StageInput<S> = S extends IoStage<infer I, any> ? I : S extends CpuStage<infer I, any> ? I : unknown;
+
+/** What a stage yields: its result type, promises unwrapped (`unknown` when the stage does not say). */
+export type StageOutput<S> = S extends IoStage<any, infer O> ? Awaited<O> : S extends CpuStage<any, infer O> ? Awaited<O> : unknown;
+
 /** An io stage: `fn(input, ctx)` on the main thread, at most `concurrency` calls in flight. */
 export function io<I = any, O = unknown, T = any>(
   name: string,
   fn: IoFunction<I, O, T>,
   options: IoOptions,
-): IoStage {
-  return { ...options, kind: 'io', name, fn: fn as IoFunction };
+): IoStage<I, O> {
+  return { ...options, kind: 'io', name, fn: fn as IoFunction<I, O> };
 }
 
 /**
@@ -130,6 +151,6 @@ export function io<I = any, O = unknown, T = any>(
  * Resolve the file from your module, not the current directory:
  * `cpu('parse', new URL('./parse.worker.ts', import.meta.url))`.
  */
-export function cpu(name: string, file: string | URL, options: CpuOptions = {}): CpuStage {
+export function cpu<I = any, O = any>(name: string, file: string | URL, options: CpuOptions = {}): CpuStage<I, O> {
   return { ...options, kind: 'cpu', name, file };
 }

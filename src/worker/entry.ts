@@ -5,21 +5,23 @@
  *
  * On a stage that declares `expose` or `onProgress` each task message is a `BridgedTask` (the input,
  * its index and a task id) and the function gets a context that calls home on the thread's link
- * (../bridge/worker.ts); on other stages the message is the bare input and the context is one
+ * (./context.ts); on other stages the message is the bare input and the context is one
  * shared object, so they pay nothing for it.
  *
  * A result that cannot be cloned is answered as a `clone` failure by ./result-guard.ts.
  *
- * It stands apart from the pipeline: it imports only piscina's `move`, types and small helpers.
+ * It stands apart from the pipeline: it imports only piscina's `move`, the wire format (../wire/),
+ * errors and the TypeScript loader, never what runs on the main thread.
  */
 import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
-import type { BridgedTask, WorkerContext } from '../bridge/types.js';
-import { PLAIN_CONTEXT, taskBridges } from '../bridge/worker.js';
-import { collectTransferables } from '../transfer.js';
 import { isTypeScript, registerTypeScript } from '../typescript.js';
-import { serializeError, type EntryData, type Envelope, type FailureKind } from './envelope.js';
+import { serializeError, type EntryData, type Envelope, type FailureKind } from '../wire/envelope.js';
+import type { BridgedTask } from '../wire/link.js';
+import { collectTransferables } from '../wire/transfer.js';
+import { PLAIN_CONTEXT, taskBridges } from './context.js';
 import { guardResults, ResultEnvelope } from './result-guard.js';
+import type { WorkerContext } from './types.js';
 
 type Handler = (input: unknown, ctx: WorkerContext) => unknown;
 

@@ -13,8 +13,8 @@
  * happy path costs a call and a try, never a walk over the result.
  */
 import { MessagePort } from 'node:worker_threads';
-import { findUncloneable } from '../clone-path.js';
-import { serializeError, type CloneFailure } from './envelope.js';
+import { findUncloneable } from '../wire/clone-path.js';
+import { serializeError, type CloneFailure } from '../wire/envelope.js';
 
 /** A successful answer of sluice's worker entry; the class marks it as ours where it is posted. */
 export class ResultEnvelope {

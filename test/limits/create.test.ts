@@ -1,5 +1,4 @@
-/** createLimit: resolving a spec into a Limit, its validation errors, and p-limit following a limit. */
-import pLimit from 'p-limit';
+/** createLimit: resolving a spec into a Limit (with an algorithm's parameters) and its validation errors. */
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, SluiceOptionError } from '../../src/errors.js';
 import {
@@ -7,9 +6,14 @@ import {
   aimdLimit,
   createLimit,
   fixedLimit,
-  followLimit,
   gradient2Limit,
   isLimit,
+  LIMIT_ALGORITHMS,
+  AIMD_DEFAULTS,
+  BOUND_DEFAULTS,
+  GRADIENT2_DEFAULTS,
+  VEGAS_DEFAULTS,
+  AlgorithmLimit,
   vegasLimit,
   windowedLimit,
   type Limit,
@@ -96,10 +100,58 @@ describe('createLimit', () => {
     expect(optionError(fn).option).toBe(option);
   });
 
+  it("passes a named algorithm's parameters to it", () => {
+    // aimd with increase 3: 4 + 3 = 7, then a drop: min(7 - 1, 7 × 0.5) = 3.5, rounding to 4
+    expect(run(createLimit('aimd', { initial: 4, increase: 3, backoffRatio: 0.5 }), [s(0, 10, 4), s(1, 10, 7, true)]).after).toEqual([7, 4]);
+    // vegas with smoothing 1: rtt_noload, then no queue: 4 + beta (2) × 1 = 6 at once
+    expect(run(createLimit('vegas', { initial: 4, smoothing: 1 }), successes(2, 100, 4)).after).toEqual([4, 6]);
+    // gradient2 with a queue of 0 and smoothing 1: the limit stays at limit × gradient (1)
+    expect(run(createLimit('gradient2', { initial: 4, queueSize: 0, smoothing: 1 }), successes(3, 100, 4)).after).toEqual([4, 4, 4]);
+    // ... and the windowed wrapper still applies: one sample per window, none before it closes
+    const windowed = createLimit('aimd', { initial: 4, increase: 3, windowed: { windowMs: 100, minSamples: 1 } });
+    expect(run(windowed, [s(0, 10, 4), s(10, 10, 4), s(200, 10, 4)]).after).toEqual([4, 4, 7]);
+  });
+
+  it.each<[string, () => unknown, string]>([
+    ['a vegas parameter for aimd', () => createLimit('aimd', { alpha: 2 } as never), 'alpha'],
+    ['an aimd parameter for vegas', () => createLimit('vegas', { backoffRatio: 0.5 } as never), 'backoffRatio'],
+    ['a parameter of the unnamed adaptive default', () => createLimit(undefined, { alpha: 2 } as never), 'alpha'],
+    ['a parameter for fixed', () => createLimit('fixed', { increase: 1 } as never), 'increase'],
+    ['alpha 0 through createLimit', () => createLimit('vegas', { alpha: 0 }), 'alpha'],
+  ])('rejects %s, naming `%s` and listing what the algorithm takes', (_what, fn, option) => {
+    const error = optionError(fn);
+    expect(error.option).toBe(option);
+  });
+
+  it('lists the parameters an algorithm takes when given one it does not', () => {
+    const error = optionError(() => createLimit('vegas', { backoffRatio: 0.5 } as never));
+    expect(error.expected).toBe('one of the parameters of vegas: initial, min, max, smoothing, probeMultiplier, alpha, beta, windowed');
+    const adaptive = optionError(() => createLimit(undefined, { alpha: 2 } as never));
+    expect(adaptive.expected).toBe('one of the parameters of the adaptive default (vegas, unnamed): initial, min, max, windowed');
+  });
+
+  it('LIMIT_ALGORITHMS is the one list: each name with the defaults of the parameters it takes', () => {
+    expect(Object.keys(LIMIT_ALGORITHMS)).toEqual(['fixed', 'aimd', 'vegas', 'gradient2']);
+    expect(LIMIT_ALGORITHMS).toEqual({ fixed: BOUND_DEFAULTS, aimd: AIMD_DEFAULTS, vegas: VEGAS_DEFAULTS, gradient2: GRADIENT2_DEFAULTS });
+    expect(Object.isFrozen(LIMIT_ALGORITHMS)).toBe(true);
+    expect(Object.keys(LIMIT_ALGORITHMS).includes(ADAPTIVE_DEFAULT)).toBe(true);
+    for (const name of Object.keys(LIMIT_ALGORITHMS) as Array<keyof typeof LIMIT_ALGORITHMS>) {
+      expect(createLimit(name).current, name).toBe(LIMIT_ALGORITHMS[name].initial);
+    }
+  });
+
   it('lists the known algorithms for an unknown name', () => {
     const error = optionError(() => createLimit('cubic' as never));
     for (const name of ['"fixed"', '"aimd"', '"vegas"', '"gradient2"']) expect(error.expected).toContain(name);
     expect(error.received).toBe('cubic');
+  });
+});
+
+describe('AlgorithmLimit', () => {
+  it('refuses bounds that are not integers with 1 <= min <= max, and an update that is no function', () => {
+    expect(optionError(() => new AlgorithmLimit((st) => st, { estimate: 4 }, { initial: 4, min: 5, max: 3 })).option).toBe('max');
+    expect(optionError(() => new AlgorithmLimit((st) => st, { estimate: 4 }, { initial: 4, min: 0, max: 3 })).option).toBe('min');
+    expect(optionError(() => new AlgorithmLimit(3 as never, { estimate: 4 }, { initial: 4, min: 1, max: 3 })).option).toBe('update');
   });
 });
 
@@ -111,19 +163,15 @@ describe('isLimit', () => {
   });
 });
 
-describe('followLimit', () => {
-  it("keeps p-limit's concurrency equal to the limit until unsubscribed", () => {
-    const limiter = pLimit(1);
-    const limit = aimdLimit({ initial: 3 });
-    const stop = followLimit(limiter, limit);
-    expect(limiter.concurrency).toBe(3);
-    limit.sample(s(0, 10, 3)); // 4
-    expect(limiter.concurrency).toBe(4);
-    limit.sample(s(1, 10, 4, true)); // min(3, 3.6) = 3
-    expect(limiter.concurrency).toBe(3);
-    stop();
-    limit.sample(s(2, 10, 3));
-    expect(limit.current).toBe(4);
-    expect(limiter.concurrency).toBe(3);
+describe('AlgorithmLimit.parameters', () => {
+  it('lists every parameter an algorithm runs with, defaults applied, in the order of LIMIT_ALGORITHMS', () => {
+    const aimd = aimdLimit({ max: 64, increase: 2 });
+    expect(aimd.parameters).toEqual({ ...AIMD_DEFAULTS, max: 64, increase: 2 });
+    const vegas = vegasLimit({ alpha: 3, min: 10 });
+    expect(vegas.parameters).toEqual({ ...VEGAS_DEFAULTS, initial: 10, min: 10, alpha: 3, beta: 3 });
+    expect(Object.keys(vegas.parameters)).toEqual(Object.keys(VEGAS_DEFAULTS));
+    expect(Object.keys(gradient2Limit().parameters)).toEqual(Object.keys(GRADIENT2_DEFAULTS));
+    expect(String(gradient2Limit().parameters['queueSize'])).toBe('max(1, floor(sqrt(limit)))');
+    expect(fixedLimit(7).parameters).toEqual({ initial: 7, min: 7, max: 7 });
   });
 });

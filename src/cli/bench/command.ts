@@ -14,7 +14,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SluiceError, SluiceUsageError } from '../../index.js';
+import { SluiceError } from '../../index.js';
+import { SluiceUsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { usageFailure } from '../run/usage.js';
 import { runChild, type ChildResult, type ChildSummary } from './child.js';

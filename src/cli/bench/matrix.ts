@@ -3,7 +3,7 @@
  * (a token with `=` starts a service, a bare token adds a value to the last one). Every
  * combination is one setting. Values are checked here so a typo fails before any run starts.
  */
-import { SluiceConfigError, type ConfigSource } from '../../index.js';
+import { SluiceConfigError, type ConfigSource } from '../errors.js';
 import { IO_ALGORITHMS, type IoSetting } from '../config/schema.js';
 
 export interface Setting {

@@ -6,7 +6,8 @@
  * (the close has `RUN_DEFAULTS.closeTimeoutMs`, as in `sluice run`).
  * Exit code 0; 2 for a bad flag, config value or job module (one line saying what, one line of hint).
  */
-import { SluiceConfigError, SluiceError, SluiceUsageError } from '../../index.js';
+import { SluiceError } from '../../index.js';
+import { SluiceConfigError, SluiceUsageError } from '../errors.js';
 import { loadJob } from '../job/load.js';
 import { within } from '../run/bounded.js';
 import { RUN_DEFAULTS } from '../run/defaults.js';

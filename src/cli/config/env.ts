@@ -3,7 +3,7 @@
  * validation. An empty variable counts as unset; SLUICE_* variables not listed here are ignored,
  * since other tools may set their own.
  */
-import type { ConfigSource } from '../../index.js';
+import type { ConfigSource } from '../errors.js';
 import { layerFromStrings, type Layer, type RawSetting } from './layer.js';
 import type { ConfigKey } from './schema.js';
 

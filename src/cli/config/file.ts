@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { SluiceConfigError, type ConfigSource } from '../../index.js';
+import { SluiceConfigError, type ConfigSource } from '../errors.js';
 import { CONFIG_ENV, envValue, type Env } from './env.js';
 import type { Layer } from './layer.js';
 

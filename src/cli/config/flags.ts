@@ -3,11 +3,12 @@
  * strict), the help text and the mapping of each flag to its config key.
  */
 import { parseArgs } from 'node:util';
-import { SluiceUsageError } from '../../index.js';
+import { SluiceUsageError } from '../errors.js';
 import { ENV_VARS, CONFIG_ENV } from './env.js';
 import { CONFIG_FILE_NAME } from './file.js';
 import { layerFromStrings, type Layer, type RawSetting } from './layer.js';
-import { IO_ALGORITHMS, defaultText, type ConfigKey } from './schema.js';
+import { ADAPTIVE_DEFAULT } from '../../index.js';
+import { IO_ALGORITHMS, algorithmDefaults, defaultText, ioParameters, type ConfigKey } from './schema.js';
 
 interface FlagSpec {
   /** The config key the flag sets; null for `--config`, which picks the file instead. */
@@ -31,7 +32,9 @@ export const RUN_FLAGS = Object.freeze({
     type: 'string',
     multiple: true,
     arg: 'SERVICE=SETTING',
-    text: `limit of a service: N or ${IO_ALGORITHMS.join(', ')}; repeatable, or a list docs=8,store=4`,
+    text:
+      `limit of a service: N (fixed), or ${IO_ALGORITHMS.join(', ')} with optional parameters ALGORITHM:PARAM=VALUE:... ` +
+      '(docs=vegas:alpha=2:max=64); repeatable, or a list docs=8,store=aimd:max=32',
   },
   buffer: { key: 'buffer', type: 'string', arg: 'N', text: 'bound of each buffer between stages' },
   ordered: { key: 'ordered', type: 'boolean', text: 'emit outcomes in input order (--no-ordered: as they finish)' },
@@ -110,7 +113,21 @@ export function runFlagsHelp(): string[] {
   }
   rows.push(['-h, --help', 'this text']);
   const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
-  return rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`);
+  return [...rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`), '', ...ioAlgorithmsHelp()];
+}
+
+/** Help lines: each algorithm `--io` may name, with the parameters it takes and their defaults. */
+export function ioAlgorithmsHelp(): string[] {
+  const rows = IO_ALGORITHMS.map((algorithm): [string, string] => {
+    const defaults = algorithmDefaults(algorithm);
+    const parameters = ioParameters(algorithm).map((p) => `${p}=${String(defaults[p])}`).join(' ');
+    return [algorithm, algorithm === 'adaptive' ? `${ADAPTIVE_DEFAULT}, the bounds only: ${parameters}` : parameters];
+  });
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  return [
+    '--io algorithms and their parameters (defaults shown; e.g. --io docs=vegas:alpha=2:max=64):',
+    ...rows.map(([name, text]) => `  ${name.padEnd(width)}${text}`),
+  ];
 }
 
 /** parseArgs' errors as a `SluiceUsageError` naming the flag; anything else passes through. */

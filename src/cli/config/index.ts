@@ -1,6 +1,7 @@
 /** The layered config of the `sluice` CLI, name by name. */
-export { CONFIG_DEFAULTS, CONFIG_KEYS, IO_ALGORITHMS, INPUT_FORMATS, LOG_MODES, configSchema } from './schema.js';
-export type { ConfigKey, IoSetting, SluiceConfig } from './schema.js';
+export { CONFIG_DEFAULTS, CONFIG_KEYS, IO_ALGORITHMS, IO_ALGORITHM_EXPECTED, INPUT_FORMATS, LOG_MODES, configSchema } from './schema.js';
+export type { ConfigKey, IoAlgorithm, IoLimitSetting, IoSetting, SluiceConfig } from './schema.js';
+export { IO_PARAMETERS_EXPECTED, formatIoSetting } from './io-setting.js';
 export { CONFIG_ENV, ENV_VARS } from './env.js';
 export type { Env } from './env.js';
 export { CONFIG_FILE_NAME } from './file.js';

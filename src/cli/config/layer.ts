@@ -3,7 +3,9 @@
  * from, and its validation against the schema, with every zod issue turned into a
  * `SluiceConfigError` that names the dotted key, the source, the expected and the received value.
  */
-import { SluiceConfigError, type ConfigSource } from '../../index.js';
+import type { core } from 'zod';
+import { SluiceConfigError, type ConfigSource } from '../errors.js';
+import { parseIoSetting } from './io-setting.js';
 import { CONFIG_KEYS, expectedFor, layerSchema, type ConfigKey, type ConfigLayerValues, type ValueKind } from './schema.js';
 
 export interface Layer {
@@ -27,7 +29,7 @@ export interface RawSetting {
 }
 
 /** The expected form of an io list, from the environment or a flag. */
-export const IO_LIST_EXPECTED = 'SERVICE=SETTING pairs separated by commas (e.g. docs=8,store=adaptive)';
+export const IO_LIST_EXPECTED = 'SERVICE=SETTING pairs separated by commas (e.g. docs=8,store=adaptive,search=vegas:alpha=2:max=64)';
 
 /** Builds a layer from strings: coerces numbers and booleans, splits io lists. Validates nothing else. */
 export function layerFromStrings(settings: readonly RawSetting[], baseDir: string): Layer {
@@ -43,9 +45,10 @@ export function layerFromStrings(settings: readonly RawSetting[], baseDir: strin
     if (CONFIG_KEYS[key].kind === 'io') {
       const io = (values['io'] ?? {}) as Record<string, unknown>;
       for (const [service, setting] of splitIoList(raw, source)) {
-        io[service] = coerce('integer', setting);
+        const parsed = parseIoSetting(service, setting, source);
+        io[service] = parsed.value;
         sources[`io.${service}`] = source;
-        received[`io.${service}`] = setting;
+        for (const [part, text] of Object.entries(parsed.received)) received[part === '' ? `io.${service}` : `io.${service}.${part}`] = text;
       }
       values['io'] = io;
       continue;
@@ -99,8 +102,8 @@ export function validateLayer(layer: Layer): ConfigLayerValues {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (issue === undefined) throw new Error('unreachable: zod failed without an issue');
-  const path = issue.path.map(String);
-  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
+  const { issue: deepest, path } = deepestIssue(issue, []);
+  if (deepest.code === 'unrecognized_keys' && deepest.keys[0] !== undefined) path.push(deepest.keys[0]);
   if (issue.code === 'invalid_key') {
     // A record key (a service name) is invalid: name the record and show the bad name.
     const record = path.slice(0, -1).join('.');
@@ -108,13 +111,34 @@ export function validateLayer(layer: Layer): ConfigLayerValues {
   }
   const key = path.join('.');
   const received = Object.hasOwn(layer.received, key) ? layer.received[key] : valueAt(layer.values, path);
-  throw new SluiceConfigError(key, sourceOf(layer, key), expectedFor(key), received);
+  // A custom issue carries its own expectation (an io setting's parameter, checked by the library).
+  const expected = deepest.code === 'custom' ? deepest.message : expectedFor(key);
+  throw new SluiceConfigError(key, sourceOf(layer, key), expected, received);
+}
+
+/**
+ * The issue to report and its full path. When no branch of a union matched, a branch that got past
+ * the value's type (its issue lies deeper, as an io setting object's `limit` or parameter does)
+ * says more than "no branch matched".
+ */
+type ZodIssue = core.$ZodIssue;
+
+function deepestIssue(issue: ZodIssue, prefix: readonly PropertyKey[]): { issue: ZodIssue; path: string[] } {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union') {
+    const inner = issue.errors.map((branch) => branch[0]).find((first) => first !== undefined && first.path.length > 0);
+    if (inner !== undefined) return deepestIssue(inner, path);
+  }
+  return { issue, path: path.map(String) };
 }
 
 /** Where a dotted key of a layer came from. */
 export function sourceOf(layer: Layer, key: string): ConfigSource {
-  const top = key.split('.')[0] ?? key;
-  const source = layer.sources[key] ?? layer.sources[top] ?? layer.source;
+  // The nearest listed key: `io.docs.alpha` comes from where `io.docs` came from.
+  const parts = key.split('.');
+  let source: ConfigSource | undefined;
+  for (let n = parts.length; n > 0 && source === undefined; n--) source = layer.sources[parts.slice(0, n).join('.')];
+  source ??= layer.source;
   if (source === undefined) throw new Error(`unreachable: no source for config key ${key}`);
   return source;
 }

@@ -3,20 +3,12 @@
  * a job, then what the job declares with the settings applied (its services and stages).
  */
 import { fileURLToPath } from 'node:url';
-import {
-  ADAPTIVE_DEFAULT,
-  DEFAULTS,
-  formatSource,
-  SERVICE_DEFAULTS,
-  type ConfigSource,
-  type CpuStage,
-  type IoStage,
-  type ServiceOptions,
-  type Stage,
-} from '../../index.js';
+import { ADAPTIVE_DEFAULT, AlgorithmLimit, DEFAULTS, SERVICE_DEFAULTS, type CpuStage, type IoStage, type Limit, type ServiceOptions, type Stage } from '../../index.js';
+import { formatSource, type ConfigSource } from '../errors.js';
 import type { BuildSettings, BuiltJob } from '../job/build.js';
 import type { ResolvedConfig } from './resolve.js';
-import { defaultText, isConfigKey } from './schema.js';
+import { formatIoSetting, ioSettingParameters } from './io-setting.js';
+import { defaultText, isConfigKey, type IoLimitSetting, type IoSetting } from './schema.js';
 
 /**
  * One line per key, in columns: `threads       2        (flag --threads)`,
@@ -49,7 +41,7 @@ type From = (key: string) => string;
 /**
  * What the job declares, after the settings, one line per service and per stage, each value with
  * where it came from (`job`, `default`, or the config's source):
- * `service docs      limit vegas, now 8 (initial 8, max 64) (job); timeout 5000 ms (flag --timeout)`,
+ * `service docs      limit vegas, now 8 (job: initial 8, max 64; default: min 1, ...); timeout 5000 ms (flag --timeout)`,
  * `stage fetch   io  capacity follows service docs (now 8)`,
  * `stage parse   cpu capacity 2 threads (flag --threads); worker /app/parse.worker.ts`.
  */
@@ -59,9 +51,8 @@ export function formatJob(described: JobDescription): string[] {
   const rows: Array<[string, string, string]> = [];
   for (const [name, options] of Object.entries(built.serviceOptions)) {
     const own = described.declaredServices[name];
-    const limitFrom = settings.io[name] !== undefined ? from(`io.${name}`) : own?.limit === undefined ? 'default' : 'job';
-    const limit = limitText(options, built.services[name]?.limit.current);
-    rows.push([`service ${name}`, '', `limit ${limit} (${limitFrom}); timeout ${timeoutText(options.timeoutMs, own?.timeoutMs, SERVICE_DEFAULTS.timeoutMs, from)}`]);
+    const limit = limitText(own ?? {}, settings.io[name], built.services[name]?.limit, () => from(`io.${name}`));
+    rows.push([`service ${name}`, '', `limit ${limit}; timeout ${timeoutText(options.timeoutMs, own?.timeoutMs, SERVICE_DEFAULTS.timeoutMs, from)}`]);
   }
   built.stages.forEach((stage, i) => {
     const declared = built.declared[i];
@@ -71,13 +62,35 @@ export function formatJob(described: JobDescription): string[] {
   return [`job: ${described.name} (${described.file})`, ...columns(rows)];
 }
 
-function limitText(options: ServiceOptions, current: number | undefined): string {
-  const now = current === undefined ? '' : `, now ${current}`;
-  const spec = options.limit ?? ADAPTIVE_DEFAULT;
-  if (typeof spec === 'number') return `fixed ${spec}`;
-  if (typeof spec !== 'string') return `a custom Limit${now}`;
-  const bounds = (['initial', 'min', 'max'] as const).filter((k) => options[k] !== undefined).map((k) => `${k} ${options[k]}`);
-  return `${spec}${now}${bounds.length > 0 ? ` (${bounds.join(', ')})` : ''}`;
+/**
+ * A service's limit and where it came from. A fixed one: `fixed 16 (flag --io)`. An algorithm: its
+ * name, its limit now, and every parameter it runs with, grouped by source:
+ * `vegas, now 4 (flag --io: alpha 2, max 64; job: initial 8; default: min 1, smoothing 0.2, ...)`.
+ */
+function limitText(own: ServiceOptions, setting: IoSetting | undefined, limit: Limit | undefined, settingFrom: () => string): string {
+  const spec = setting ?? own.limit;
+  const specFrom = setting !== undefined ? settingFrom() : own.limit === undefined ? 'default' : 'job';
+  if (typeof spec === 'number') return `fixed ${spec} (${specFrom})`;
+  const now = limit === undefined ? '' : `, now ${limit.current}`;
+  if (!(limit instanceof AlgorithmLimit) || (typeof spec === 'object' && !isIoLimitSetting(spec))) {
+    const parameters = limit instanceof AlgorithmLimit ? `: ${Object.entries(limit.parameters).map(([k, v]) => `${k} ${String(v)}`).join(', ')}` : '';
+    return `a custom Limit${now} (${specFrom}${parameters})`;
+  }
+  const named = typeof spec === 'object' ? spec.limit : spec ?? ADAPTIVE_DEFAULT;
+  const name = named === 'adaptive' ? `adaptive (${ADAPTIVE_DEFAULT})` : named;
+  const fromSetting = ioSettingParameters(setting);
+  // The job's bounds count unless a fixed setting replaced them or a setting with parameters overrode them.
+  const fromJob = (['initial', 'min', 'max'] as const).filter((k) => own[k] !== undefined && !Object.hasOwn(fromSetting, k));
+  const groups = new Map<string, string[]>();
+  for (const [key, value] of Object.entries(limit.parameters)) {
+    const source = Object.hasOwn(fromSetting, key) ? settingFrom() : (fromJob as readonly string[]).includes(key) ? 'job' : 'default';
+    groups.set(source, [...(groups.get(source) ?? []), `${key} ${String(value)}`]);
+  }
+  const parts = [specFrom, 'job', 'default']
+    .filter((source, i, all) => all.indexOf(source) === i)
+    .map((source) => (groups.has(source) ? `${source}: ${groups.get(source)!.join(', ')}` : source === specFrom ? source : ''))
+    .filter((part) => part !== '');
+  return `${name}${now} (${parts.join('; ')})`;
 }
 
 /** A timeout and where it came from: the job's own, else the `timeoutMs` setting, else the default. */
@@ -126,8 +139,13 @@ function valueOf(resolved: ResolvedConfig, key: string): unknown {
   return config[key];
 }
 
+function isIoLimitSetting(value: object): value is IoLimitSetting {
+  return 'limit' in value && typeof value.limit === 'string';
+}
+
 function render(value: unknown): string {
   if (value === 'adaptive') return `adaptive (${ADAPTIVE_DEFAULT})`;
+  if (value !== null && typeof value === 'object' && 'limit' in value) return formatIoSetting(value as IoSetting);
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return JSON.stringify(value);

@@ -4,7 +4,7 @@
  * `io` merges per service.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { ConfigSource } from '../../index.js';
+import type { ConfigSource } from '../errors.js';
 import { envLayer, type Env } from './env.js';
 import { chooseConfigFile, readConfigFile } from './file.js';
 import { flagLayer, type FlagValues } from './flags.js';

@@ -3,21 +3,73 @@
  * frozen object, and per key what a valid value is (for error messages) and what "unset" means.
  */
 import { z } from 'zod';
-import { SERVICE_DEFAULTS } from '../../index.js';
+import { BOUND_DEFAULTS, createLimit, LIMIT_ALGORITHMS, SERVICE_DEFAULTS, SluiceOptionError, type LimitAlgorithm } from '../../index.js';
 
 /** How the input file is read; `auto` goes by its extension (`.csv` is CSV, anything else JSONL). */
 export const INPUT_FORMATS = Object.freeze(['auto', 'jsonl', 'csv'] as const);
 /** How progress is logged; `auto` is a bar on a terminal and JSON lines otherwise. */
 export const LOG_MODES = Object.freeze(['auto', 'bar', 'json', 'none'] as const);
-/** The names an io setting may take besides a number; `adaptive` is the library's `ADAPTIVE_DEFAULT`. */
-export const IO_ALGORITHMS = Object.freeze(['adaptive', 'aimd', 'vegas', 'gradient2'] as const);
+
+/** An algorithm an io setting may name: `adaptive` (the library's `ADAPTIVE_DEFAULT`) or one of `LIMIT_ALGORITHMS` but `fixed`. */
+export type IoAlgorithm = 'adaptive' | Exclude<LimitAlgorithm, 'fixed'>;
+/**
+ * The names an io setting may take besides a number, derived from the library's `LIMIT_ALGORITHMS`:
+ * `adaptive`, then every algorithm but `fixed` (a fixed limit is a bare number).
+ */
+export const IO_ALGORITHMS = Object.freeze([
+  'adaptive',
+  ...(Object.keys(LIMIT_ALGORITHMS) as LimitAlgorithm[]).filter((name) => name !== 'fixed'),
+]) as readonly [IoAlgorithm, ...IoAlgorithm[]];
 
 /**
- * The limit of one service: a positive integer is a fixed limit, a name an adaptive algorithm.
+ * An algorithm with parameters: the config file's `{"limit": "vegas", "alpha": 2, "max": 64}`,
+ * the flag's and SLUICE_IO's `vegas:alpha=2:max=64`. The parameters are the algorithm's own (the
+ * keys of its `LIMIT_ALGORITHMS` entry; `adaptive` takes the bounds only), checked by the library.
+ */
+export interface IoLimitSetting {
+  readonly limit: IoAlgorithm;
+  readonly [parameter: string]: number | IoAlgorithm;
+}
+
+/**
+ * The limit of one service: a positive integer is a fixed limit, a name an adaptive algorithm with
+ * its default parameters, an object an algorithm with parameters.
  * @example 8
  * @example 'adaptive'
+ * @example { limit: 'vegas', alpha: 2, max: 64 }
  */
-export type IoSetting = number | (typeof IO_ALGORITHMS)[number];
+export type IoSetting = number | IoAlgorithm | IoLimitSetting;
+
+/** The defaults of the parameters `algorithm` takes: its `LIMIT_ALGORITHMS` entry; `adaptive`, the bounds only. */
+export function algorithmDefaults(algorithm: IoAlgorithm): Readonly<Record<string, unknown>> {
+  return { ...(algorithm === 'adaptive' ? BOUND_DEFAULTS : LIMIT_ALGORITHMS[algorithm]) };
+}
+
+/** The parameters `algorithm` takes. */
+export function ioParameters(algorithm: IoAlgorithm): readonly string[] {
+  return Object.keys(algorithmDefaults(algorithm));
+}
+
+/**
+ * Checks an algorithm's parameters with the library itself (`createLimit`), so the config takes
+ * exactly what `service()` takes, with the same ranges; each problem is an issue at the parameter.
+ */
+function checkParameters(setting: Readonly<Record<string, unknown>>, ctx: z.RefinementCtx): void {
+  const { limit: algorithm, ...parameters } = setting as { limit: IoAlgorithm } & Record<string, unknown>;
+  const known = ioParameters(algorithm);
+  for (const key of Object.keys(parameters)) {
+    if (known.includes(key)) continue;
+    const of = algorithm === 'adaptive' ? 'adaptive (the bounds only)' : algorithm;
+    ctx.addIssue({ code: 'custom', path: [key], message: `a parameter of ${of}: ${known.join(', ')}` });
+    return;
+  }
+  try {
+    createLimit(algorithm === 'adaptive' ? undefined : algorithm, parameters);
+  } catch (error) {
+    if (!(error instanceof SluiceOptionError)) throw error;
+    ctx.addIssue({ code: 'custom', path: [error.option], message: error.expected });
+  }
+}
 
 /** The config when no file, environment variable or flag sets a key. */
 export const CONFIG_DEFAULTS = Object.freeze({
@@ -36,7 +88,15 @@ export const CONFIG_DEFAULTS = Object.freeze({
 const positiveInt = z.int().positive();
 /** The longest timer Node keeps (a longer one fires at once, with a TimeoutOverflowWarning). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-const ioSetting = z.union([positiveInt, z.enum(IO_ALGORITHMS)]);
+const ioAlgorithm = z.enum(IO_ALGORITHMS);
+const ioSetting = z.union([
+  positiveInt,
+  ioAlgorithm,
+  z
+    .looseObject({ limit: ioAlgorithm })
+    .superRefine(checkParameters)
+    .transform((setting) => setting as IoLimitSetting),
+]);
 
 /** Each key's schema, without defaults: what one layer (file, environment, flags) may set. */
 const fields = {
@@ -79,7 +139,8 @@ export const configSchema = z.strictObject({
  * - `inputFormat`: `auto` | `jsonl` | `csv`. @default 'auto'
  * - `output`: JSONL outcomes file; unset or `-` = stdout.
  * - `threads`: worker threads of every cpu stage; unset = the job's.
- * - `io`: per service, a fixed limit or an algorithm; a service not named keeps the job's. @default {}
+ * - `io`: per service, a fixed limit, an algorithm, or an algorithm with parameters; a service not
+ *   named keeps the job's. @default {}
  * - `buffer`: bound of each buffer between stages; unset = the job's.
  * - `ordered`: emit outcomes in input order. @default false
  * - `limit`: take only the first N tasks; unset = all.
@@ -108,7 +169,11 @@ export interface KeySpec {
 
 const POSITIVE = 'a positive integer';
 /** What a valid io setting is. */
-export const IO_SETTING_EXPECTED = `a positive integer or one of ${IO_ALGORITHMS.join(', ')}`;
+export const IO_SETTING_EXPECTED =
+  `a positive integer, or one of ${IO_ALGORITHMS.join(', ')} with optional parameters ` +
+  '({"limit": "vegas", "alpha": 2} in a file, vegas:alpha=2 in a flag or SLUICE_IO)';
+/** What a valid `limit` of an io setting with parameters is. */
+export const IO_ALGORITHM_EXPECTED = `one of ${IO_ALGORITHMS.join(', ')} (a fixed limit is a bare number, without parameters)`;
 
 /** Every config key, in the order they are listed (help, `sluice config`). */
 export const CONFIG_KEYS: Readonly<Record<ConfigKey, KeySpec>> = Object.freeze({
@@ -137,6 +202,7 @@ export function isConfigKey(key: string): key is ConfigKey {
 
 /** What a valid value of a dotted key (`threads`, `io.docs`) is. */
 export function expectedFor(dottedKey: string): string {
+  if (/^io\.[^.]+\.limit$/.test(dottedKey)) return IO_ALGORITHM_EXPECTED;
   if (dottedKey.startsWith('io.')) return IO_SETTING_EXPECTED;
   return isConfigKey(dottedKey) ? CONFIG_KEYS[dottedKey].expected : `one of the keys ${Object.keys(CONFIG_KEYS).join(', ')}`;
 }

@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
-import { SluiceInputRecordError } from '../../index.js';
+import { SluiceInputRecordError } from '../errors.js';
 
 type CsvRecord =
   | { readonly line: number; readonly task: Record<string, string> }

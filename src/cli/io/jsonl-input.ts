@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { SluiceInputRecordError } from '../../index.js';
+import { SluiceInputRecordError } from '../errors.js';
 
 /** A physical line of a text file: its 1-based number and its text without '\n', '\r' or BOM. */
 export interface TextLine {

@@ -5,7 +5,8 @@
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { SluiceError, SluiceUsageError, describeValue, type SluiceInputRecordError } from '../../index.js';
+import { SluiceError } from '../../index.js';
+import { SluiceUsageError, type SluiceInputRecordError } from '../errors.js';
 import { readCsv } from './csv-input.js';
 import { countJsonl, jsonShape, readJsonl } from './jsonl-input.js';
 import { messageOf } from '../message.js';
@@ -97,7 +98,7 @@ export async function probeInput(path: string, format: InputFormat): Promise<{ r
 function resolveFormat(path: string, format: InputFormat): 'jsonl' | 'csv' {
   if (format === 'jsonl' || format === 'csv') return format;
   if (format !== 'auto') {
-    throw new SluiceUsageError(`Expected the input format to be one of auto, jsonl, csv, got ${describeValue(format)}`);
+    throw new SluiceUsageError(`Expected the input format to be one of auto, jsonl, csv, got ${SluiceError.describe(format)}`);
   }
   const byExtension = EXTENSIONS[extname(path).toLowerCase()];
   if (byExtension === undefined) {

@@ -3,7 +3,8 @@
  * error may hold becomes valid JSON: bytes are summarised (never dumped), bigints become strings,
  * cycles are cut, and errors keep their name, code, message, primitive fields and causes.
  */
-import type { Outcome, SluiceInputRecordError } from '../../index.js';
+import type { Outcome } from '../../index.js';
+import type { SluiceInputRecordError } from '../errors.js';
 
 /** Causes followed below an error, at most. */
 const CAUSE_DEPTH = 5;

@@ -5,7 +5,8 @@
  */
 import { accessSync, closeSync, constants, fsyncSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ErrorCodes, SluiceStateError, SluiceUsageError } from '../../index.js';
+import { ErrorCodes, SluiceStateError } from '../../index.js';
+import { SluiceUsageError } from '../errors.js';
 import { messageOf } from '../message.js';
 
 /** A destination of outcome lines. */

@@ -7,18 +7,10 @@
  *   service that sets none.
  * A setting that names nothing in the job is an error naming the key and its source.
  */
-import {
-  ADAPTIVE_DEFAULT,
-  service,
-  SluiceConfigError,
-  SluiceOptionError,
-  type ConfigSource,
-  type Job,
-  type Service,
-  type ServiceOptions,
-  type Stage,
-} from '../../index.js';
-import type { IoSetting, SluiceConfig } from '../config/schema.js';
+import { service, SluiceOptionError, type Job, type Service, type ServiceOptions, type Stage } from '../../index.js';
+import { SluiceConfigError, type ConfigSource } from '../errors.js';
+import { withIoSetting } from '../config/io-setting.js';
+import type { SluiceConfig } from '../config/schema.js';
 
 /** The part of the config that shapes the pipeline. */
 export type BuildSettings = Pick<SluiceConfig, 'threads' | 'io' | 'timeoutMs'>;
@@ -100,11 +92,5 @@ export function applySettings<T, R, Resources>(
   });
 }
 
-function withLimit(options: ServiceOptions, setting: IoSetting): ServiceOptions {
-  if (typeof setting === 'number') {
-    // A fixed limit: the adaptive bounds no longer apply.
-    const { initial: _i, min: _min, max: _max, ...rest } = options;
-    return { ...rest, limit: setting };
-  }
-  return { ...options, limit: setting === 'adaptive' ? ADAPTIVE_DEFAULT : setting };
-}
+/** The setting replaces the service's limit (see `withIoSetting`). */
+const withLimit = withIoSetting;

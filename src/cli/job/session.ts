@@ -9,7 +9,8 @@
  * settings check failed after `setup` succeeded; with `undefined` when `setup` threw (a `setup`
  * that fails halfway releases what it opened itself), never ran, or the job has none.
  */
-import { ErrorCodes, SluiceError, SluiceJobError, SluiceStateError, type ConfigSource, type Job, type Stage } from '../../index.js';
+import { ErrorCodes, SluiceError, SluiceJobError, SluiceStateError, type Job, type Stage } from '../../index.js';
+import { type ConfigSource } from '../errors.js';
 import { applySettings, buildServices, type BuildSettings, type BuiltJob } from './build.js';
 import { messageOf } from '../message.js';
 

@@ -13,16 +13,8 @@
  * arrives, so whatever completed is on disk in every case.
  */
 import { performance } from 'node:perf_hooks';
-import {
-  createExecutor,
-  SluiceAbortError,
-  SluiceError,
-  type ConfigSource,
-  type Executor,
-  type ExecutorOptions,
-  type Job,
-  type Service,
-} from '../../index.js';
+import { createExecutor, SluiceAbortError, SluiceError, type Executor, type ExecutorOptions, type Job, type Service } from '../../index.js';
+import { type ConfigSource } from '../errors.js';
 import { parseRunArgs, runFlagsHelp } from '../config/flags.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import type { SluiceConfig } from '../config/schema.js';

@@ -3,7 +3,8 @@
  * input records too), as they arrive. Every wait is raced against the stopper, so a run whose
  * tasks ignore the abort cannot hold the command: it stops waiting and reports what it saw.
  */
-import type { Executor, Job, Outcome, SluiceInputRecordError } from '../../index.js';
+import type { Executor, Job, Outcome } from '../../index.js';
+import type { SluiceInputRecordError } from '../errors.js';
 import type { InputFormat } from '../io/open-input.js';
 import { inputErrorLine, outcomeLine } from '../io/outcome-line.js';
 import type { OutcomeSink } from '../io/output.js';
@@ -28,6 +29,11 @@ export interface ExecuteOptions {
   readonly counts: RunCounts;
   /** A rejected input record, after its line is written. */
   readonly onRejected: (error: SluiceInputRecordError) => void;
+  /**
+   * The output line of an outcome (`fileLine`: its task's line in the input file); undefined
+   * writes none. @default outcomeLine, `sluice run`'s format
+   */
+  readonly line?: (outcome: Outcome, fileLine: number | undefined) => string | undefined;
 }
 
 export interface Executed {
@@ -74,7 +80,8 @@ export async function execute(options: ExecuteOptions): Promise<Executed> {
     try {
       const line = lineOf.get(outcome.index);
       lineOf.delete(outcome.index);
-      sink.write(outcomeLine(outcome, line !== undefined ? { line } : undefined));
+      const text = options.line ? options.line(outcome, line) : outcomeLine(outcome, line !== undefined ? { line } : undefined);
+      if (text !== undefined) sink.write(text);
       if (outcome.ok) counts.completed += 1;
       else counts.failed += 1;
       metrics?.recordOutcome(outcome.ok ? { ok: true } : { ok: false, stage: outcome.stage });

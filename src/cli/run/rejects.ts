@@ -3,7 +3,7 @@
  * `parse()` threw), then one line saying how many more went to the output. Every one of them is
  * also an outcome line in the output.
  */
-import type { SluiceInputRecordError } from '../../index.js';
+import type { SluiceInputRecordError } from '../errors.js';
 
 export interface RejectLog {
   /** Counts a rejected record; shows it while fewer than `shown` have been. */

@@ -1,0 +1,150 @@
+/**
+ * Where a run's work sits: each stage's slots (a task running, or finished and held in its slot
+ * until there is room after the stage) and the bounded buffers between the stages. The scheduler
+ * (run.ts) decides when work moves; this part moves it and keeps the counts.
+ */
+import type { Outcome } from '../outcome.js';
+import type { StageRunner } from '../stages/runner.js';
+import type { Outcomes } from './outcomes.js';
+import type { RunCounters, StageCounters } from './stats.js';
+
+/** A task on its way through the stages. */
+export interface Item {
+  readonly index: number;
+  readonly task: unknown;
+  /** The input of the next stage: the task, then each stage's result. */
+  value: unknown;
+}
+
+/** A finished piece of work waiting to move on: an item for the next stage, or a final outcome. */
+type Finished = { readonly item: Item; readonly outcome?: undefined } | { readonly item: Item; readonly outcome: Outcome };
+
+export class StageState implements StageCounters {
+  /** Slots taken: tasks running, or finished and held (and a pending pull's reservation). */
+  active = 0;
+  peakActive = 0;
+  running = 0;
+  peakRunning = 0;
+  completed = 0;
+  failed = 0;
+  readonly held: Finished[] = [];
+}
+
+export class Stages {
+  readonly states: readonly StageState[];
+  readonly #runners: readonly StageRunner[];
+  readonly #bounds: readonly number[];
+  readonly #outcomes: Outcomes;
+  /** buffers[i]: the work between stage i and stage i + 1. */
+  readonly #buffers: Item[][];
+  readonly #bufferPeaks: number[];
+  /** Payloads that finished a stage and wait for the next one, buffered or held in their slot. */
+  #payloads = 0;
+  #peakPayloads = 0;
+
+  constructor(runners: readonly StageRunner[], bounds: readonly number[], outcomes: Outcomes) {
+    this.#runners = runners;
+    this.#bounds = bounds;
+    this.#outcomes = outcomes;
+    this.states = runners.map(() => new StageState());
+    this.#buffers = bounds.map(() => []);
+    this.#bufferPeaks = bounds.map(() => 0);
+  }
+
+  /** Stage `i` has a free slot. */
+  free(i: number): boolean {
+    return this.states[i]!.active < this.#runners[i]!.capacity;
+  }
+
+  /** A task takes a slot of stage `i` and runs. */
+  enter(i: number): void {
+    const state = this.states[i]!;
+    state.active += 1;
+    state.running += 1;
+    if (state.active > state.peakActive) state.peakActive = state.active;
+    if (state.running > state.peakRunning) state.peakRunning = state.running;
+  }
+
+  /** Stage `i` finished `item`, which holds its slot until the buffer after the stage has room. */
+  hold(i: number, item: Item): void {
+    this.#payloads += 1;
+    if (this.#payloads > this.#peakPayloads) this.#peakPayloads = this.#payloads;
+    this.states[i]!.held.push({ item });
+  }
+
+  /** `item` ended in stage `i` with `outcome`, which holds the slot until the output has room. */
+  holdOutcome(i: number, item: Item, outcome: Outcome): void {
+    this.states[i]!.held.push({ item, outcome });
+  }
+
+  /** Finished work held by stage `i` moves to its buffer (or the output) where there is room. */
+  release(i: number): boolean {
+    const state = this.states[i]!;
+    const held = state.held;
+    if (held.length === 0) return false;
+    // Compact in place: what moves on leaves, what stays keeps its order.
+    let kept = 0;
+    for (let k = 0; k < held.length; k++) {
+      const f = held[k]!;
+      if (f.outcome !== undefined ? this.#outcomes.emit(f.outcome) : this.#enqueue(i, f.item)) state.active -= 1;
+      else held[kept++] = f;
+    }
+    const moved = kept < held.length;
+    held.length = kept;
+    return moved;
+  }
+
+  #enqueue(i: number, item: Item): boolean {
+    const buffer = this.#buffers[i]!;
+    if (buffer.length >= this.#bounds[i]!) return false;
+    buffer.push(item);
+    if (buffer.length > this.#bufferPeaks[i]!) this.#bufferPeaks[i] = buffer.length;
+    return true;
+  }
+
+  /** The next buffered item for stage `i` when the stage has a free slot, leaving its buffer. */
+  admit(i: number): Item | undefined {
+    const buffer = this.#buffers[i - 1]!;
+    if (buffer.length === 0 || !this.free(i)) return undefined;
+    this.#payloads -= 1;
+    return buffer.shift();
+  }
+
+  /**
+   * An abort: every buffer and every held piece of work leaves; held outcomes still go to the
+   * output (past its bound). Returns how many items were dropped.
+   */
+  clear(): number {
+    let dropped = 0;
+    for (const buffer of this.#buffers) {
+      dropped += buffer.length;
+      buffer.length = 0;
+    }
+    this.#payloads = 0;
+    for (const state of this.states) {
+      for (const f of state.held) {
+        state.active -= 1;
+        if (f.outcome !== undefined) this.#outcomes.emit(f.outcome, true);
+        else dropped += 1;
+      }
+      state.held.length = 0;
+    }
+    return dropped;
+  }
+
+  /** No slot taken and no buffered work: the stages are done. */
+  idle(): boolean {
+    for (const s of this.states) if (s.active > 0) return false;
+    for (const b of this.#buffers) if (b.length > 0) return false;
+    return true;
+  }
+
+  /** The counts `stats()` reports for the stages and buffers. */
+  counters(): Pick<RunCounters, 'stages' | 'buffers' | 'buffered'> {
+    return {
+      stages: this.states,
+      buffers: this.#buffers.map((buffer, i) => ({ size: buffer.length, peak: this.#bufferPeaks[i]! })),
+      buffered: { size: this.#payloads, peak: this.#peakPayloads },
+    };
+  }
+}

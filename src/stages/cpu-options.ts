@@ -1,0 +1,118 @@
+/**
+ * A cpu stage's options, resolved and checked: `cpu(name, file, { threads, exportName, transfer,
+ * resourceLimits, expose, onProgress })`. src/options.ts calls this for each stage of kind 'cpu',
+ * once the stage's name is checked.
+ */
+import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Exposed, ExposedFunction, TaskProgress } from '../bridge/types.js';
+import { SluiceOptionError } from '../errors.js';
+import { knownKeys, optionalBool, optionalInt } from '../validate.js';
+
+export const CPU_DEFAULTS = Object.freeze({
+  exportName: 'default',
+  transfer: true,
+  /** cpu `threads` default, read when options are resolved. */
+  threads: (): number => availableParallelism(),
+});
+
+export interface ResolvedCpuStage {
+  readonly kind: 'cpu';
+  readonly name: string;
+  /** `file:` URL href of the worker module. */
+  readonly file: string;
+  readonly capacity: number;
+  readonly exportName: string;
+  readonly transfer: boolean;
+  readonly resourceLimits: Record<string, number> | undefined;
+  /** A frozen, null-prototype copy of the exposed functions; undefined when there are none. */
+  readonly expose: Exposed | undefined;
+  readonly onProgress: ((event: TaskProgress) => void) | undefined;
+}
+
+/** The options of `cpu(name, file, options)`, as an unknown key's error lists them. */
+const CPU_OPTIONS = ['threads', 'exportName', 'transfer', 'resourceLimits', 'expose', 'onProgress'];
+const CPU_KEYS: ReadonlySet<string> = new Set(['kind', 'name', 'file', ...CPU_OPTIONS]);
+const UNKNOWN_KEY = `one of the cpu stage options ${CPU_OPTIONS.join(', ')}`;
+
+/** `s` is a stage object of kind 'cpu' whose `name` is a non-empty string; `path` is where it sits (`stages[0]`). */
+export function resolveCpuStage(s: Readonly<Record<string, unknown>>, name: string, path: string): ResolvedCpuStage {
+  knownKeys(s, CPU_KEYS, path, UNKNOWN_KEY);
+  const file = resolveWorkerFile(s.file, `${path}.file`);
+  const capacity = optionalInt(s.threads, `${path}.threads`, 1) ?? CPU_DEFAULTS.threads();
+  const exportName = s.exportName ?? CPU_DEFAULTS.exportName;
+  if (typeof exportName !== 'string' || exportName.length === 0) {
+    throw new SluiceOptionError(`${path}.exportName`, 'a non-empty string', exportName);
+  }
+  const transfer = optionalBool(s.transfer, `${path}.transfer`) ?? CPU_DEFAULTS.transfer;
+  const limits = s.resourceLimits;
+  if (limits !== undefined && (limits === null || typeof limits !== 'object')) {
+    throw new SluiceOptionError(`${path}.resourceLimits`, 'an object of worker resource limits', limits);
+  }
+  const expose = resolveExpose(s.expose, `${path}.expose`);
+  if (s.onProgress !== undefined && typeof s.onProgress !== 'function') {
+    throw new SluiceOptionError(`${path}.onProgress`, 'a function ({ stage, index, task, value }) => void', s.onProgress);
+  }
+  return {
+    kind: 'cpu',
+    name,
+    file,
+    capacity,
+    exportName,
+    transfer,
+    resourceLimits: limits as Record<string, number> | undefined,
+    expose,
+    onProgress: s.onProgress as ((event: TaskProgress) => void) | undefined,
+  };
+}
+
+/** A cpu stage's `expose`: a plain object of functions, copied so later edits cannot desync the workers' list of names. */
+function resolveExpose(raw: unknown, path: string): Exposed | undefined {
+  if (raw === undefined) return undefined;
+  const proto: unknown = raw !== null && typeof raw === 'object' ? Object.getPrototypeOf(raw) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new SluiceOptionError(path, 'a plain object of functions, e.g. { lookup(id) { ... } }', raw);
+  }
+  const copy = Object.create(null) as Record<string, ExposedFunction>;
+  for (const key of Object.keys(raw as object)) {
+    const fn = (raw as Record<string, unknown>)[key];
+    if (key === 'then') {
+      throw new SluiceOptionError(`${path}.then`, 'another name (a host object with `then` would look like a promise to workers)', fn);
+    }
+    if (typeof fn !== 'function') throw new SluiceOptionError(`${path}.${key}`, 'a function', fn);
+    copy[key] = fn as ExposedFunction;
+  }
+  return Object.keys(copy).length > 0 ? Object.freeze(copy) : undefined;
+}
+
+function resolveWorkerFile(raw: unknown, path: string): string {
+  const expected = 'an absolute path or file: URL of an existing worker module';
+  let filePath: string;
+  if (raw instanceof URL || (typeof raw === 'string' && raw.startsWith('file:'))) {
+    const url = raw instanceof URL ? raw : safeUrl(raw);
+    if (url === undefined || url.protocol !== 'file:') throw new SluiceOptionError(path, expected, raw);
+    filePath = fileURLToPath(url);
+  } else if (typeof raw === 'string' && isAbsolute(raw)) {
+    filePath = raw;
+  } else {
+    throw new SluiceOptionError(path, `${expected} (resolve it from your module: new URL('./w.js', import.meta.url))`, raw);
+  }
+  let isFile = false;
+  try {
+    isFile = statSync(filePath).isFile();
+  } catch {
+    isFile = false;
+  }
+  if (!isFile) throw new SluiceOptionError(path, `${expected} (no file at ${filePath})`, raw);
+  return pathToFileURL(filePath).href;
+}
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
