@@ -21,10 +21,21 @@ module.exports = {
     },
     {
       name: 'worker-off-main-thread',
-      comment: 'src/worker runs in worker threads: it imports the wire format and thread-neutral helpers, nothing that runs on the main thread.',
+      comment:
+        'src/worker runs in worker threads: it imports the wire format and thread-neutral helpers, nothing that runs on the main thread.',
       severity: 'error',
       from: { path: '^src/worker/' },
-      to: { path: '^src/', pathNot: ['^src/worker/', '^src/wire/', '^src/errors\\.ts$', '^src/transfer\\.ts$', '^src/clone-path\\.ts$', '^src/typescript\\.ts$'] },
+      to: {
+        path: '^src/',
+        pathNot: [
+          '^src/worker/',
+          '^src/wire/',
+          '^src/errors\\.ts$',
+          '^src/transfer\\.ts$',
+          '^src/clone-path\\.ts$',
+          '^src/typescript\\.ts$',
+        ],
+      },
     },
     {
       name: 'limits-on-errors-only',

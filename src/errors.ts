@@ -56,10 +56,7 @@ export class SluiceOptionError extends SluiceError {
   readonly expected: string;
   readonly received: unknown;
   constructor(option: string, expected: string, received: unknown) {
-    super(
-      ErrorCodes.INVALID_OPTION,
-      `Expected \`${option}\` to be ${expected}, got ${describe(received)}`,
-    );
+    super(ErrorCodes.INVALID_OPTION, `Expected \`${option}\` to be ${expected}, got ${describe(received)}`);
     this.option = option;
     this.expected = expected;
     this.received = received;
@@ -144,11 +141,7 @@ export class SluiceTaskError extends SluiceError {
   readonly outcome: Failed;
   constructor(outcome: Failed) {
     const cause = outcome.error;
-    super(
-      ErrorCodes.TASK_FAILED,
-      `Task #${outcome.index} failed in stage "${outcome.stage}": ${messageOf(cause)}`,
-      { cause },
-    );
+    super(ErrorCodes.TASK_FAILED, `Task #${outcome.index} failed in stage "${outcome.stage}": ${messageOf(cause)}`, { cause });
     this.outcome = outcome;
   }
 }

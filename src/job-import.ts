@@ -29,7 +29,8 @@ export async function importJob(path: string, shownAs: string = path): Promise<J
     const named = Object.keys(mod);
     throw new SluiceJobError(
       shownAs,
-      'has no default export; expected `export default defineJob({ ... })`' + (named.length > 0 ? ` (it exports: ${named.join(', ')})` : ''),
+      'has no default export; expected `export default defineJob({ ... })`' +
+        (named.length > 0 ? ` (it exports: ${named.join(', ')})` : ''),
     );
   }
   if (!isJob(job)) {

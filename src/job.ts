@@ -100,9 +100,7 @@ const KEYS = Object.freeze(['name', 'services', 'setup', 'stages', 'input', 'par
  * services, `defineJob({ services, setup, stages: ({ services, resources }) => [...], close })`.
  * Validates the definition and returns it frozen.
  */
-export function defineJob<T = unknown, R = unknown, Resources = unknown>(
-  definition: JobDefinition<T, R, Resources>,
-): Job<T, R, Resources> {
+export function defineJob<T = unknown, R = unknown, Resources = unknown>(definition: JobDefinition<T, R, Resources>): Job<T, R, Resources> {
   if (definition === null || typeof definition !== 'object') throw new SluiceOptionError('job', 'an object', definition);
   const d = definition as unknown as Record<string, unknown>;
   for (const key of Object.keys(d)) {

@@ -43,7 +43,9 @@ export function commonJsHint(fileUrlOrPath: string, error: unknown): string {
     code === 'ERR_REQUIRE_ESM' ||
     code === 'ERR_REQUIRE_ASYNC_MODULE' ||
     (typeof message === 'string' &&
-      /require\(\) (?:of )?ES Module|Cannot use import statement outside a module|Top-level await is currently not supported with the "cjs" output format/.test(message));
+      /require\(\) (?:of )?ES Module|Cannot use import statement outside a module|Top-level await is currently not supported with the "cjs" output format/.test(
+        message,
+      ));
   if (!esmInCjs) return '';
   return ' (a .ts file in a package without "type": "module" loads as CommonJS: set "type": "module" in its package.json, or name the file .mts)';
 }

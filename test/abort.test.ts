@@ -4,16 +4,7 @@
  * executor is ready for the next run.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  createExecutor,
-  cpu,
-  ErrorCodes,
-  io,
-  SluiceAbortError,
-  type Executor,
-  type ExecutorStats,
-  type Outcome,
-} from '../src/index.js';
+import { createExecutor, cpu, ErrorCodes, io, SluiceAbortError, type Executor, type ExecutorStats, type Outcome } from '../src/index.js';
 import { createGate, deferred } from './fixtures/atomics-gate.js';
 import type { FaultyInput } from './fixtures/faulty.js';
 
@@ -287,13 +278,17 @@ describe('close() during a run', () => {
     const started: number[] = [];
     const ex = createExecutor<number>({
       stages: [
-        io('wait', async (n: number, ctx) => {
-          if (n === 0) return n;
-          started.push(n);
-          await hold.promise;
-          if (ctx.signal.aborted) aborted.push(n);
-          return n;
-        }, { concurrency: 3 }),
+        io(
+          'wait',
+          async (n: number, ctx) => {
+            if (n === 0) return n;
+            started.push(n);
+            await hold.promise;
+            if (ctx.signal.aborted) aborted.push(n);
+            return n;
+          },
+          { concurrency: 3 },
+        ),
       ],
     });
     const it = ex.run([0, 1, 2, 3, 4]);
@@ -360,7 +355,9 @@ describe('drain through run(input, { drain })', () => {
   it('rejects a drain that is not an AbortSignal, naming the option', async () => {
     const ex = createExecutor({ stages: [io('a', (x) => x, { concurrency: 1 })] });
     try {
-      expect(() => ex.run([1], { drain: 'soon' as never })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_OPTION, option: 'drain' }));
+      expect(() => ex.run([1], { drain: 'soon' as never })).toThrow(
+        expect.objectContaining({ code: ErrorCodes.INVALID_OPTION, option: 'drain' }),
+      );
     } finally {
       await ex.close();
     }

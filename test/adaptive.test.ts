@@ -75,7 +75,13 @@ describe.each(['aimd', 'vegas', 'gradient2'] as const)('%s against the simulator
   it('falls on 503s, and stays within [min, max]', async () => {
     // Capacity 2 and room for 2 in the queue: more than 4 in flight gets 503 at once.
     sim = await startSimulatorInProcess({ capacity: 2, latencyMs: 5, queueBound: 2, retryAfterS: null, sampleMs: 0 });
-    const svc = service(`drop-${algorithm}`, { limit: algorithm, initial: 20, min: 2, max: 20, retry: { attempts: 5, baseMs: 1, maxMs: 5 } });
+    const svc = service(`drop-${algorithm}`, {
+      limit: algorithm,
+      initial: 20,
+      min: 2,
+      max: 20,
+      retry: { attempts: 5, baseMs: 1, maxMs: 5 },
+    });
     const t = trace(svc);
     const { ends } = await runPhases(svc, [{ patch: {}, tasks: 300 }]);
     t.stop();
@@ -125,7 +131,9 @@ describe.each(['vegas', 'gradient2'] as const)('%s on latency', (algorithm) => {
       // It falls by a third at least. (Vegas may climb again later: its periodic probe takes the
       // new, slow rtt as the no-load rtt, as Netflix's does.)
       expect(roomy).toBeGreaterThanOrEqual(6);
-      expect(Math.min(...phase2), `${algorithm}: ${phase1.join(',')} | ${phase2.join(',')}`).toBeLessThanOrEqual(Math.floor((roomy * 2) / 3));
+      expect(Math.min(...phase2), `${algorithm}: ${phase1.join(',')} | ${phase2.join(',')}`).toBeLessThanOrEqual(
+        Math.floor((roomy * 2) / 3),
+      );
       for (const n of [...phase1, ...phase2]) {
         expect(n).toBeGreaterThanOrEqual(1);
         expect(n).toBeLessThanOrEqual(24);

@@ -18,9 +18,16 @@ interface Cruised {
   readonly modules: ReadonlyArray<{
     readonly source: string;
     readonly coreModule?: boolean;
-    readonly dependencies: ReadonlyArray<{ readonly resolved: string; readonly module: string; readonly coreModule: boolean; readonly couldNotResolve: boolean }>;
+    readonly dependencies: ReadonlyArray<{
+      readonly resolved: string;
+      readonly module: string;
+      readonly coreModule: boolean;
+      readonly couldNotResolve: boolean;
+    }>;
   }>;
-  readonly summary: { readonly violations: ReadonlyArray<{ readonly rule: { readonly name: string }; readonly from: string; readonly to: string }> };
+  readonly summary: {
+    readonly violations: ReadonlyArray<{ readonly rule: { readonly name: string }; readonly from: string; readonly to: string }>;
+  };
 }
 
 let cruised: Cruised;
@@ -164,7 +171,9 @@ describe('the code map', () => {
       }
       for (const to of edges) {
         // `src/*.ts`: any file at the top of src/; `src/`: anything under src/; else the unit itself.
-        const allowed = may.some((m) => m === to || (m === 'src/*.ts' && /^src\/[^/]+\.ts$/.test(to)) || (m === 'src/' && to.startsWith('src/')));
+        const allowed = may.some(
+          (m) => m === to || (m === 'src/*.ts' && /^src\/[^/]+\.ts$/.test(to)) || (m === 'src/' && to.startsWith('src/')),
+        );
         if (!allowed) broken.push(`${unit} imports ${to}, which its row (${row}) does not list`);
       }
     }

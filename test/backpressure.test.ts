@@ -251,10 +251,14 @@ describe('later stages first', () => {
     ex = createExecutor<number>({
       stages: [
         io('fetch', async (n: number) => n, { concurrency: 4 }),
-        io('slow', async (n: number) => {
-          await gate;
-          return n;
-        }, { concurrency: 2 }),
+        io(
+          'slow',
+          async (n: number) => {
+            await gate;
+            return n;
+          },
+          { concurrency: 2 },
+        ),
         io('store', async (n: number) => n, { concurrency: 1 }),
       ],
       buffer: 2,
@@ -287,10 +291,14 @@ describe('outcome order', () => {
     const first = new Promise<void>((r) => (releaseFirst = r));
     const ex = createExecutor<number>({
       stages: [
-        io('wait', async (n: number) => {
-          if (n === 0) await first;
-          return n;
-        }, { concurrency: 4 }),
+        io(
+          'wait',
+          async (n: number) => {
+            if (n === 0) await first;
+            return n;
+          },
+          { concurrency: 4 },
+        ),
       ],
     });
     try {
@@ -311,11 +319,15 @@ describe('outcome order', () => {
     const window = 6;
     const ex = createExecutor<number>({
       stages: [
-        io('jitter', async (n: number) => {
-          // Tasks take 0 to 4 turns of the event loop, so later ones often finish first.
-          for (let i = 0; i < (n * 7) % 5; i++) await new Promise((r) => setImmediate(r));
-          return { n };
-        }, { concurrency: 4 }),
+        io(
+          'jitter',
+          async (n: number) => {
+            // Tasks take 0 to 4 turns of the event loop, so later ones often finish first.
+            for (let i = 0; i < (n * 7) % 5; i++) await new Promise((r) => setImmediate(r));
+            return { n };
+          },
+          { concurrency: 4 },
+        ),
         cpu('double', new URL('./fixtures/double.ts', import.meta.url), { threads: 2 }),
       ],
       ordered: true,

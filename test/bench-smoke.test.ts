@@ -33,7 +33,9 @@ function benchSources(): { file: string; imports: string[] }[] {
     .map((f) => join('bench', f));
   return files.map((file) => {
     const text = readFileSync(join(root, file), 'utf8');
-    const imports = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]!);
+    const imports = [
+      ...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ].map((m) => m[1] ?? m[2]!);
     return { file, imports };
   });
 }
@@ -42,7 +44,9 @@ describe('the bench sources', () => {
   it('import sluice by its package name only, never from src/ or dist/', () => {
     const sources = benchSources();
     expect(sources.length).toBeGreaterThan(30);
-    const offending = sources.flatMap(({ file, imports }) => imports.filter((i) => /(^|\/)(src|dist)\//.test(i)).map((i) => `${file}: ${i}`));
+    const offending = sources.flatMap(({ file, imports }) =>
+      imports.filter((i) => /(^|\/)(src|dist)\//.test(i)).map((i) => `${file}: ${i}`),
+    );
     expect(offending).toEqual([]);
     const users = sources.filter(({ imports }) => imports.some((i) => i === 'sluice' || i === 'sluice/demo'));
     expect(users.length).toBeGreaterThan(5);

@@ -183,8 +183,12 @@ describe('progress', () => {
       expect(warnings).toHaveLength(2);
       for (const w of warnings) expect(w).toBeInstanceOf(SluiceBridgeError);
       const byStage = (stage: string): Error[] => warnings.filter((w) => w.message.startsWith(`cpu stage "${stage}"`));
-      expect(byStage('parse')).toEqual([expect.objectContaining({ code: ErrorCodes.BRIDGE, cause: expect.objectContaining({ message: 'listener of parse broke' }) })]);
-      expect(byStage('refine')).toEqual([expect.objectContaining({ code: ErrorCodes.BRIDGE, cause: expect.objectContaining({ message: 'listener of refine broke' }) })]);
+      expect(byStage('parse')).toEqual([
+        expect.objectContaining({ code: ErrorCodes.BRIDGE, cause: expect.objectContaining({ message: 'listener of parse broke' }) }),
+      ]);
+      expect(byStage('refine')).toEqual([
+        expect.objectContaining({ code: ErrorCodes.BRIDGE, cause: expect.objectContaining({ message: 'listener of refine broke' }) }),
+      ]);
     } finally {
       process.off('warning', onWarning);
       for (const l of printers) process.on('warning', l);
@@ -202,7 +206,10 @@ describe('progress', () => {
     const outcomes = await collect(ex.run([{ phase: 'fire' }, { phase: 'check' }]));
     const thread = (outcomes[0] as { value: { threadId: number } }).value.threadId;
     expect(outcomes[0]).toMatchObject({ ok: true, value: { fired: true } });
-    expect(outcomes[1]).toMatchObject({ ok: true, value: { late: { name: 'SluiceBridgeError', code: ErrorCodes.BRIDGE }, threadId: thread } });
+    expect(outcomes[1]).toMatchObject({
+      ok: true,
+      value: { late: { name: 'SluiceBridgeError', code: ErrorCodes.BRIDGE }, threadId: thread },
+    });
     expect(events).toEqual([]);
     expect(looked).toEqual([]);
     // The late call nobody handled did not kill the thread: the same one still serves.
@@ -271,17 +278,21 @@ describe('the task message', () => {
 });
 
 describe('abort while a worker waits on a host call', () => {
-  it('settles the run cleanly, aborts the call\'s signal and forgets the task', async () => {
+  it("settles the run cleanly, aborts the call's signal and forgets the task", async () => {
     const entered = deferred<AbortSignal>();
-    const ex = start<number, unknown>('blocked', {
-      expose: {
-        block(this: HostCallContext) {
-          const { signal } = this;
-          entered.resolve(signal);
-          return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    const ex = start<number, unknown>(
+      'blocked',
+      {
+        expose: {
+          block(this: HostCallContext) {
+            const { signal } = this;
+            entered.resolve(signal);
+            return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+          },
         },
       },
-    }, 1);
+      1,
+    );
     const controller = new AbortController();
     const run = collect(ex.run([1, 2, 3], { signal: controller.signal }));
     const signal = await entered.promise;
@@ -327,6 +338,7 @@ describe('validation', () => {
     ['a class instance', new (class Api {})(), 'stages[0].expose'],
     ['null', null, 'stages[0].expose'],
     ['a non-function entry', { lookup: () => 1, limit: 3 }, 'stages[0].expose.limit'],
+    // biome-ignore lint/suspicious/noThenProperty: the case is an object with `then`, which expose refuses
     ['a `then` entry', { then: () => undefined }, 'stages[0].expose.then'],
   ])('expose as %s is refused, naming the option', (_label, expose, option) => {
     const error = captureError(() => createExecutor({ stages: [cpu('parse', file, { expose: expose as never })] }));
@@ -343,7 +355,11 @@ describe('validation', () => {
     expect(error).toMatchObject({ code: ErrorCodes.INVALID_OPTION, option: 'stages[1].expose.lookup' });
   });
 
-  it.each([['a string', 'log'], ['an object', {}], ['null', null]])('onProgress as %s is refused', (_label, onProgress) => {
+  it.each([
+    ['a string', 'log'],
+    ['an object', {}],
+    ['null', null],
+  ])('onProgress as %s is refused', (_label, onProgress) => {
     const error = captureError(() => createExecutor({ stages: [cpu('parse', file, { onProgress: onProgress as never })] }));
     expect(error).toBeInstanceOf(SluiceOptionError);
     expect(error).toMatchObject({ code: ErrorCodes.INVALID_OPTION, option: 'stages[0].onProgress' });
@@ -351,7 +367,8 @@ describe('validation', () => {
 
   it('accepts a null-prototype object, and an empty one (a plain stage)', async () => {
     const bare = Object.assign(Object.create(null) as object, { lookup: () => 1 });
-    for (const expose of [bare, {}]) await createExecutor({ stages: [cpu('parse', file, { expose: expose as never, threads: 1 })] }).close();
+    for (const expose of [bare, {}])
+      await createExecutor({ stages: [cpu('parse', file, { expose: expose as never, threads: 1 })] }).close();
   });
 });
 

@@ -81,7 +81,18 @@ function bench(args: readonly string[], onStart?: (child: ReturnType<typeof spaw
 describe('sluice bench --run-timeout', () => {
   it('stops a run that outlives it (SIGTERM, then SIGKILL), marks it timed out, goes on with the other settings, and exits 1', async () => {
     // 15 s: room for a good run (svc=2, about a second) on two busy cores; svc=1 never finishes.
-    const { code, stdout, stderr } = await bench(['--io', 'svc=1,2', '--sample', '3', '--repeat', '2', '--run-timeout', '15', '--json', 'bench.json']);
+    const { code, stdout, stderr } = await bench([
+      '--io',
+      'svc=1,2',
+      '--sample',
+      '3',
+      '--repeat',
+      '2',
+      '--run-timeout',
+      '15',
+      '--json',
+      'bench.json',
+    ]);
     expect(code, stderr).toBe(1);
     // One run of svc=1 (timed out, not run again), two of svc=2: three processes, all gone.
     const started = pids();
@@ -183,7 +194,9 @@ describe('shellQuote', () => {
     expect(shellQuote('/a/b.jsonl')).toBe('/a/b.jsonl');
     const words = ['a b', "it's", '$HOME', '`x`', '"q"', 'a;b', '*', '', 'back\\slash', 'new\nline'];
     const echoed = await new Promise<string>((resolve, reject) => {
-      execFile('/bin/sh', ['-c', `printf '%s\\0' ${words.map(shellQuote).join(' ')}`], (error, out) => (error ? reject(error) : resolve(out)));
+      execFile('/bin/sh', ['-c', `printf '%s\\0' ${words.map(shellQuote).join(' ')}`], (error, out) =>
+        error ? reject(error) : resolve(out),
+      );
     });
     expect(echoed.split('\0').slice(0, -1)).toEqual(words);
   });

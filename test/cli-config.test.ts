@@ -97,18 +97,18 @@ describe('resolveConfig: layers', () => {
     const fromFile = await resolveFrom([]);
     expect(fromFile.file).toBe(file);
     expect(fromFile.config.threads).toBe(2);
-    expect(fromFile.sources['threads']).toEqual({ kind: 'file', path: file });
+    expect(fromFile.sources.threads).toEqual({ kind: 'file', path: file });
 
     const fromEnv = await resolveFrom([], { SLUICE_THREADS: '3' });
     expect(fromEnv.config.threads).toBe(3);
-    expect(fromEnv.sources['threads']).toEqual({ kind: 'env', name: 'SLUICE_THREADS' });
+    expect(fromEnv.sources.threads).toEqual({ kind: 'env', name: 'SLUICE_THREADS' });
 
     const fromFlag = await resolveFrom(['--threads', '4', '--no-ordered'], { SLUICE_THREADS: '3', SLUICE_ORDERED: '1' });
     expect(fromFlag.config).toMatchObject({ threads: 4, log: 'json', limit: 5, ordered: false });
-    expect(fromFlag.sources['threads']).toEqual({ kind: 'flag', name: '--threads' });
-    expect(fromFlag.sources['ordered']).toEqual({ kind: 'flag', name: '--ordered' });
-    expect(fromFlag.sources['log']).toEqual({ kind: 'file', path: file });
-    expect(fromFlag.sources['buffer']).toEqual({ kind: 'default' });
+    expect(fromFlag.sources.threads).toEqual({ kind: 'flag', name: '--threads' });
+    expect(fromFlag.sources.ordered).toEqual({ kind: 'flag', name: '--ordered' });
+    expect(fromFlag.sources.log).toEqual({ kind: 'file', path: file });
+    expect(fromFlag.sources.buffer).toEqual({ kind: 'default' });
   });
 
   it('merges io per service across layers, the later layer winning per service', async () => {
@@ -122,7 +122,7 @@ describe('resolveConfig: layers', () => {
     expect(sources['io.db']).toEqual({ kind: 'flag', name: '--io' });
     expect(sources['io.store']).toEqual({ kind: 'env', name: 'SLUICE_IO' });
     expect(sources['io.search']).toEqual({ kind: 'env', name: 'SLUICE_IO' });
-    expect(sources['io']).toBeUndefined();
+    expect(sources.io).toBeUndefined();
 
     const fileOnly = await resolveFrom([]);
     expect(fileOnly.config.io).toEqual({ docs: 8, store: 2, cache: 'aimd' });
@@ -157,7 +157,7 @@ describe('resolveConfig: layers', () => {
   it('ignores unknown and empty SLUICE_* variables', async () => {
     const { config, sources } = await resolveFrom([], { SLUICE_COLOR: 'yes', SLUICE_THREADS: '', OTHER: '1' });
     expect(config.threads).toBeUndefined();
-    expect(sources['threads']).toEqual({ kind: 'default' });
+    expect(sources.threads).toEqual({ kind: 'default' });
   });
 });
 
@@ -311,13 +311,13 @@ describe('timeoutMs (--timeout, SLUICE_TIMEOUT)', () => {
     const file = await writeJson(join(dir, CONFIG_FILE_NAME), { timeoutMs: 5000 });
     const fromFile = await resolveFrom([]);
     expect(fromFile.config.timeoutMs).toBe(5000);
-    expect(fromFile.sources['timeoutMs']).toEqual({ kind: 'file', path: file });
+    expect(fromFile.sources.timeoutMs).toEqual({ kind: 'file', path: file });
     const fromEnv = await resolveFrom([], { SLUICE_TIMEOUT: '0' });
     expect(fromEnv.config.timeoutMs).toBe(0);
-    expect(fromEnv.sources['timeoutMs']).toEqual({ kind: 'env', name: 'SLUICE_TIMEOUT' });
+    expect(fromEnv.sources.timeoutMs).toEqual({ kind: 'env', name: 'SLUICE_TIMEOUT' });
     const fromFlag = await resolveFrom(['--timeout', '250'], { SLUICE_TIMEOUT: '0' });
     expect(fromFlag.config.timeoutMs).toBe(250);
-    expect(fromFlag.sources['timeoutMs']).toEqual({ kind: 'flag', name: '--timeout' });
+    expect(fromFlag.sources.timeoutMs).toEqual({ kind: 'flag', name: '--timeout' });
     expect(formatConfig(fromFlag).find((l) => l.startsWith('timeoutMs '))).toMatch(/^timeoutMs\s+250\s+\(flag --timeout\)$/);
   });
 
@@ -369,7 +369,7 @@ describe('io settings with algorithm parameters', () => {
 
   it.each<[string, () => Promise<unknown>, Record<string, unknown>]>([
     [
-      'a value out of the library\'s range (file)',
+      "a value out of the library's range (file)",
       async () => resolveFrom([], {}, await fileWith({ docs: { limit: 'vegas', alpha: 0 } })),
       { key: 'io.docs.alpha', expected: 'a finite number > 0', received: 0 },
     ],
@@ -430,7 +430,7 @@ describe('io settings with algorithm parameters', () => {
   ])('rejects %s, naming the dotted key, the source, the expected and the received value', async (_what, resolve, fields) => {
     const error = await configError(resolve());
     expect(error).toMatchObject(fields);
-    expect(error.message).toContain(`\`${String(fields['key'])}\``);
+    expect(error.message).toContain(`\`${String(fields.key)}\``);
   });
 
   it('prints a setting with parameters in its flag form, and lists the algorithms in the help', async () => {
@@ -438,23 +438,27 @@ describe('io settings with algorithm parameters', () => {
     expect(lines.find((l) => l.startsWith('io.docs '))).toMatch(/^io\.docs\s+vegas:alpha=2:max=64\s+\(flag --io\)$/);
     const help = runFlagsHelp();
     const vegas = help.find((l) => l.trimStart().startsWith('vegas '));
-    expect(vegas).toBe(`  vegas      ${Object.entries(VEGAS_DEFAULTS).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    expect(vegas).toBe(
+      `  vegas      ${Object.entries(VEGAS_DEFAULTS)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
     expect(help.find((l) => l.trimStart().startsWith('adaptive '))).toContain('vegas, the bounds only: initial=4 min=1 max=200');
     expect(help.find((l) => l.includes('--io SERVICE=SETTING'))).toContain('docs=vegas:alpha=2:max=64');
   });
 
-  it('builds the service with the algorithm and its parameters over the job\'s bounds', async () => {
+  it("builds the service with the algorithm and its parameters over the job's bounds", async () => {
     const { config } = await resolveFrom(['--io', 'calc=vegas:alpha=2:max=64']);
     const { services, serviceOptions } = buildServices(doubleJobModule, config);
-    const limit = services['calc']!.limit;
+    const limit = services.calc!.limit;
     expect(limit).toBeInstanceOf(AlgorithmLimit);
     expect((limit as AlgorithmLimit<never>).parameters).toEqual({ ...VEGAS_DEFAULTS, alpha: 2, max: 64 });
-    expect(serviceOptions['calc']).toMatchObject({ timeoutMs: 0, retry: false });
+    expect(serviceOptions.calc).toMatchObject({ timeoutMs: 0, retry: false });
     const withBounds = buildServices(
       { ...doubleJobModule, services: { calc: { limit: 'aimd', initial: 8, max: 10 } } },
       (await resolveFrom(['--io', 'calc=vegas:max=20'])).config,
     );
-    expect((withBounds.services['calc']!.limit as AlgorithmLimit<never>).parameters).toMatchObject({ initial: 8, max: 20, alpha: 1 });
+    expect((withBounds.services.calc!.limit as AlgorithmLimit<never>).parameters).toMatchObject({ initial: 8, max: 20, alpha: 1 });
   });
 });
 
@@ -496,7 +500,9 @@ describe('configCommand with a job', () => {
     const bad = capture();
     expect(await configCommand([doubleJob, '--io', 'calc=vegas:alpha=0'], bad.io, {}, dir)).toBe(2);
     expect(bad.out).toEqual([]);
-    expect(bad.err[0]).toBe('sluice config: Expected config `io.calc.alpha` (from flag --io) to be a finite number > 0, got `"0"` (string)');
+    expect(bad.err[0]).toBe(
+      'sluice config: Expected config `io.calc.alpha` (from flag --io) to be a finite number > 0, got `"0"` (string)',
+    );
   });
 
   it('gives --timeout and --io to io stages without a service', async () => {
@@ -566,7 +572,7 @@ describe('the built bin in a child process', () => {
 
   const config = (args: readonly string[], log: string) => sluice(['config', ...args], { SLUICE_TEST_CLOSE_LOG: log });
 
-  it("closes a job that opened a server at load, so the process exits, on success and on a refused --io name", async () => {
+  it('closes a job that opened a server at load, so the process exits, on success and on a refused --io name', async () => {
     const okLog = join(dir, 'ok.log');
     const ok = await config([serverJob, '--io', 'api=3'], okLog);
     expect(ok.code, ok.stderr).toBe(0);
@@ -613,7 +619,8 @@ describe('--timeout in a run', () => {
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { ok: boolean; stage: string; error: { code: string; timeoutMs: number } });
       expect(lines).toHaveLength(3);
-      for (const line of lines) expect(line).toMatchObject({ ok: false, stage: 'work', error: { code: 'ERR_SLUICE_TIMEOUT', timeoutMs: 50 } });
+      for (const line of lines)
+        expect(line).toMatchObject({ ok: false, stage: 'work', error: { code: 'ERR_SLUICE_TIMEOUT', timeoutMs: 50 } });
     }
   });
 });

@@ -122,7 +122,10 @@ describe('every exit path of sluice run ends the process, after the job closed w
   });
 
   it("a job's close() that never settles: reported after the bounded wait, and the process exits with the run's code", async () => {
-    const run = start(['run', serverJob, '--output', 'out.jsonl', '--log', 'none'], { SLUICE_TEST_TASKS: '3', SLUICE_TEST_CLOSE_HANGS: '1' });
+    const run = start(['run', serverJob, '--output', 'out.jsonl', '--log', 'none'], {
+      SLUICE_TEST_TASKS: '3',
+      SLUICE_TEST_CLOSE_HANGS: '1',
+    });
     expect(await run.exited).toBe(0);
     expect(run.stderr()).toContain("sluice run: the job's close() did not finish within 10 s; going on without it");
     expect(jobLog()).toEqual({ opened: 1, closed: 0, started: 3 });
@@ -206,7 +209,10 @@ describe('stdout carries only outcomes', () => {
   it("sends the job's and its workers' own stdout output to stderr when outcomes go to stdout", async () => {
     const run = start(['run', chattyJob, '--log', 'none'], { SLUICE_TEST_TASKS: '20' });
     expect(await run.exited).toBe(0);
-    const out = run.stdout().split('\n').filter((l) => l.length > 0);
+    const out = run
+      .stdout()
+      .split('\n')
+      .filter((l) => l.length > 0);
     const outcomes = out.map((l) => JSON.parse(l) as { ok: boolean; index: number; value: { n: number } });
     expect(outcomes.map((o) => o.index).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, n) => n));
     expect(outcomes.every((o) => o.ok && o.value.n === o.index * 2)).toBe(true);

@@ -245,11 +245,16 @@ describe('outcomeLine', () => {
     const line = outcomeLine({ ok: false, index: 3, task: 't', stage: 'fetch', error, attempts: 3 });
     const parsed = JSON.parse(line) as Record<string, unknown>;
     expect(Object.keys(parsed)).toEqual(['ok', 'index', 'task', 'stage', 'attempts', 'error']);
-    expect(parsed['error']).toMatchObject({ name: 'HttpStatusError', code: 'ERR_HTTP_STATUS', message: 'Service Unavailable', status: 503 });
-    expect(parsed['error']).not.toHaveProperty('headers');
-    expect(parsed['error']).not.toHaveProperty('stack');
+    expect(parsed.error).toMatchObject({
+      name: 'HttpStatusError',
+      code: 'ERR_HTTP_STATUS',
+      message: 'Service Unavailable',
+      status: 503,
+    });
+    expect(parsed.error).not.toHaveProperty('headers');
+    expect(parsed.error).not.toHaveProperty('stack');
     let depth = 0;
-    for (let e = (parsed['error'] as { cause?: unknown }).cause; e !== undefined; e = (e as { cause?: unknown }).cause) {
+    for (let e = (parsed.error as { cause?: unknown }).cause; e !== undefined; e = (e as { cause?: unknown }).cause) {
       depth++;
       expect(e).toMatchObject({ name: 'Error', message: `level ${depth}` });
     }
@@ -263,7 +268,7 @@ describe('outcomeLine', () => {
 
   it('summarises bytes, stringifies bigints, cuts cycles and leaves out functions', () => {
     const cyclic: Record<string, unknown> = { name: 'c' };
-    cyclic['self'] = cyclic;
+    cyclic.self = cyclic;
     const shared = { s: 1 };
     const value = {
       buffer: Buffer.alloc(1024),
@@ -375,9 +380,9 @@ describe('probeInput: an input file is checked before the run', () => {
   });
 
   it.each([
-    ['one JSON array on one line', '[{"n":1},{"n":2}]\n', ".[]"],
-    ['a pretty-printed JSON array', '[\n  {"n": 1},\n  {"n": 2}\n]\n', ".[]"],
-    ['a pretty-printed JSON object', '\n{\n  "tasks": [1, 2]\n}\n', "."],
+    ['one JSON array on one line', '[{"n":1},{"n":2}]\n', '.[]'],
+    ['a pretty-printed JSON array', '[\n  {"n": 1},\n  {"n": 2}\n]\n', '.[]'],
+    ['a pretty-printed JSON object', '\n{\n  "tasks": [1, 2]\n}\n', '.'],
   ])('refuses a .json file that holds %s, with the jq command and the flag that reads it anyway', async (_what, content, filter) => {
     const path = await file('tasks.json', content);
     const error: unknown = await probeInput(path, 'auto').catch((e: unknown) => e);
@@ -466,7 +471,9 @@ describe('openOutput', () => {
     const path = join(dir, 'no-such-dir', 'out.jsonl');
     const open = () => openOutput(path, () => {});
     expect(open).toThrow(SluiceUsageError);
-    expect(open).toThrow(expect.objectContaining({ message: expect.stringContaining(path), cause: expect.objectContaining({ code: 'ENOENT' }) }));
+    expect(open).toThrow(
+      expect.objectContaining({ message: expect.stringContaining(path), cause: expect.objectContaining({ code: 'ENOENT' }) }),
+    );
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
   });
 });

@@ -12,7 +12,9 @@ import { formatBar } from '../src/cli/observe/progress-bar.js';
 import { createReporter, resolveLogMode } from '../src/cli/observe/reporter.js';
 import type { RunSnapshot } from '../src/cli/observe/snapshot.js';
 
-function stats(o: { buffered?: number; cpuRunning?: number[]; cpuCapacity?: number[]; pulled?: number; open?: number } = {}): ExecutorStats {
+function stats(
+  o: { buffered?: number; cpuRunning?: number[]; cpuCapacity?: number[]; pulled?: number; open?: number } = {},
+): ExecutorStats {
   const cpu = (o.cpuCapacity ?? []).map((capacity, i) => ({
     name: `cpu${i}`,
     kind: 'cpu' as const,
@@ -98,9 +100,24 @@ describe('figures', () => {
   });
 
   it('formats rates and durations', () => {
-    const rates: [number, string][] = [[0, '0/s'], [3.44, '3.4/s'], [4, '4/s'], [240.4, '240/s'], [12_345, '12.3k/s'], [250_400, '250k/s'], [2_500_000, '2.5M/s']];
+    const rates: [number, string][] = [
+      [0, '0/s'],
+      [3.44, '3.4/s'],
+      [4, '4/s'],
+      [240.4, '240/s'],
+      [12_345, '12.3k/s'],
+      [250_400, '250k/s'],
+      [2_500_000, '2.5M/s'],
+    ];
     for (const [v, s] of rates) expect(formatRate(v)).toBe(s);
-    const times: [number, string][] = [[0, '0s'], [1, '1s'], [24_000, '24s'], [192_000, '3m12s'], [3_720_000, '1h02m'], [183_600_000, '2d03h']];
+    const times: [number, string][] = [
+      [0, '0s'],
+      [1, '1s'],
+      [24_000, '24s'],
+      [192_000, '3m12s'],
+      [3_720_000, '1h02m'],
+      [183_600_000, '2d03h'],
+    ];
     for (const [v, s] of times) expect(formatDuration(v)).toBe(s);
   });
 });
@@ -217,6 +234,7 @@ function screen(output: string): string[] {
   const rows: string[] = [''];
   let row = 0;
   let col = 0;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape sequences are what this parses
   for (const m of output.matchAll(/\x1b\[(\??)(\d*)([A-Za-z])|\n|[^\x1b\n]+/g)) {
     const token = m[0];
     if (token === '\n') {
@@ -366,9 +384,12 @@ function samples(text: string): { name: string; labels: Record<string, string>; 
   return out;
 }
 
-function valueOf(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+function metricOf(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   const hit = samples(text).find(
-    (s) => s.name === name && Object.keys(labels).length === Object.keys(s.labels).length && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    (s) =>
+      s.name === name &&
+      Object.keys(labels).length === Object.keys(s.labels).length &&
+      Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   );
   return hit?.value;
 }
@@ -413,7 +434,13 @@ describe('metrics', () => {
       services: [watched],
       snapshot: () => {
         snapshots += 1;
-        return snap({ done: 4, failed: 1, total: 10, stats: stats({ buffered: 3, cpuCapacity: [2], cpuRunning: [1], pulled: 6, open: 2 }), services: [docs.stats()] });
+        return snap({
+          done: 4,
+          failed: 1,
+          total: 10,
+          stats: stats({ buffered: 3, cpuCapacity: [2], cpuRunning: [1], pulled: 6, open: 2 }),
+          services: [docs.stats()],
+        });
       },
     });
     expect(server.port).toBeGreaterThan(0);
@@ -436,8 +463,12 @@ describe('metrics', () => {
     const p = 'sluice_';
     const docsL = { service: 'docs' };
     const expected: [string, Record<string, string>, number][] = [
-      ['service_limit', docsL, 4], ['service_in_flight', docsL, 0], ['service_queued', docsL, 0],
-      ['service_calls_total', docsL, 4], ['service_retries_total', docsL, 0], ['service_failed_calls_total', docsL, 1],
+      ['service_limit', docsL, 4],
+      ['service_in_flight', docsL, 0],
+      ['service_queued', docsL, 0],
+      ['service_calls_total', docsL, 4],
+      ['service_retries_total', docsL, 0],
+      ['service_failed_calls_total', docsL, 1],
       ['service_retry_after_pauses_total', docsL, 0],
       ['service_attempts_total', { ...docsL, outcome: 'success' }, 3],
       ['service_attempts_total', { ...docsL, outcome: 'dropped' }, 1],
@@ -446,26 +477,33 @@ describe('metrics', () => {
       ['service_attempt_duration_seconds_count', { ...docsL, outcome: 'dropped' }, 1],
       ['service_attempt_duration_seconds_bucket', { ...docsL, outcome: 'success', le: '30' }, 3],
       ['service_attempt_duration_seconds_bucket', { ...docsL, outcome: 'success', le: '+Inf' }, 3],
-      ['outcomes_total', { result: 'completed' }, 3], ['outcomes_total', { result: 'failed', stage: 'fetch' }, 1],
-      ['stage_capacity', { stage: 'cpu0', kind: 'cpu' }, 2], ['stage_running', { stage: 'cpu0', kind: 'cpu' }, 1],
+      ['outcomes_total', { result: 'completed' }, 3],
+      ['outcomes_total', { result: 'failed', stage: 'fetch' }, 1],
+      ['stage_capacity', { stage: 'cpu0', kind: 'cpu' }, 2],
+      ['stage_running', { stage: 'cpu0', kind: 'cpu' }, 1],
       ['stage_active', { stage: 'fetch', kind: 'io' }, 12],
       ['stage_tasks_total', { stage: 'fetch', kind: 'io', result: 'failed' }, 2],
-      ['buffer_size', { buffer: 'fetch→cpu0' }, 3], ['buffer_bound', { buffer: 'output' }, 16],
-      ['buffered_payloads', {}, 3], ['tasks_pulled_total', {}, 6], ['tasks_open', {}, 2], ['draining', {}, 0], ['input_tasks', {}, 10],
+      ['buffer_size', { buffer: 'fetch→cpu0' }, 3],
+      ['buffer_bound', { buffer: 'output' }, 16],
+      ['buffered_payloads', {}, 3],
+      ['tasks_pulled_total', {}, 6],
+      ['tasks_open', {}, 2],
+      ['draining', {}, 0],
+      ['input_tasks', {}, 10],
     ];
-    for (const [name, labels, value] of expected) expect([name, labels, valueOf(text, p + name, labels)]).toEqual([name, labels, value]);
+    for (const [name, labels, value] of expected) expect([name, labels, metricOf(text, p + name, labels)]).toEqual([name, labels, value]);
     expect(text).toContain('# TYPE sluice_service_attempts_total counter');
     expect(text).toContain('# TYPE sluice_service_limit gauge');
-    expect(valueOf(text, `${p}process_resident_memory_bytes`)).toBeGreaterThan(0);
+    expect(metricOf(text, `${p}process_resident_memory_bytes`)).toBeGreaterThan(0);
 
     // Counters follow the stats without counting twice.
     await docs.call(() => 'again');
     const again = await (await fetch(server.url)).text();
     expect(snapshots).toBe(2);
-    expect(valueOf(again, `${p}service_attempts_total`, { service: 'docs', outcome: 'success' })).toBe(4);
-    expect(valueOf(again, `${p}service_calls_total`, { service: 'docs' })).toBe(5);
-    expect(valueOf(again, `${p}service_attempt_duration_seconds_count`, { service: 'docs', outcome: 'success' })).toBe(4);
-    expect(valueOf(again, `${p}outcomes_total`, { result: 'completed' })).toBe(3);
+    expect(metricOf(again, `${p}service_attempts_total`, { service: 'docs', outcome: 'success' })).toBe(4);
+    expect(metricOf(again, `${p}service_calls_total`, { service: 'docs' })).toBe(5);
+    expect(metricOf(again, `${p}service_attempt_duration_seconds_count`, { service: 'docs', outcome: 'success' })).toBe(4);
+    expect(metricOf(again, `${p}outcomes_total`, { result: 'completed' })).toBe(3);
 
     expect((await fetch(`http://127.0.0.1:${server.port}/`)).status).toBe(404);
     expect((await fetch(`http://127.0.0.1:${server.port}/metricsx`)).status).toBe(404);
@@ -483,8 +521,8 @@ describe('metrics', () => {
   it('leaves input_tasks out when the total is unknown, and takes a prefix', async () => {
     server = await startMetrics({ port: 0, services: [], prefix: 'job_', snapshot: () => snap({ done: 0, draining: true }) });
     const text = await (await fetch(server.url)).text();
-    expect(valueOf(text, 'job_input_tasks')).toBeUndefined();
-    expect(valueOf(text, 'job_draining')).toBe(1);
+    expect(metricOf(text, 'job_input_tasks')).toBeUndefined();
+    expect(metricOf(text, 'job_draining')).toBe(1);
     expect(text).not.toContain('sluice_');
   });
 

@@ -96,7 +96,9 @@ describe('the sluice executable', () => {
 
   it('serves Prometheus metrics on 127.0.0.1 during a run (--metrics-port 0)', async () => {
     const log = join(dir, 'tasks.log');
-    const run = start(['run', slowJob, '--output', join(dir, 'out.jsonl'), '--log', 'none', '--metrics-port', '0'], { SLUICE_TEST_LOG: log });
+    const run = start(['run', slowJob, '--output', join(dir, 'out.jsonl'), '--log', 'none', '--metrics-port', '0'], {
+      SLUICE_TEST_LOG: log,
+    });
     await until('the metrics address is printed', () => /metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(run.stderr()), run);
     await until('some tasks are done', () => logged(log, 'done').length >= 5, run);
     const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(run.stderr())![1]!;

@@ -56,7 +56,7 @@ function logLines(err: readonly string[]): Array<Record<string, unknown>> {
 }
 
 describe('sluice run', () => {
-  it("runs a .ts job on its own input and writes one JSON line per outcome, then a summary", async () => {
+  it('runs a .ts job on its own input and writes one JSON line per outcome, then a summary', async () => {
     const c = capture();
     expect(await main(['run', job, '--log', 'json'], c.io)).toBe(0);
     const outcomes = jsonLines(c.out);
@@ -102,17 +102,24 @@ describe('sluice run', () => {
     expect(lines).toHaveLength(6);
     // The reasons are kept: the JSON parser's, and what the job's parse() threw.
     expect(byLine.get(3)!.error).toMatchObject({ cause: { name: 'SyntaxError' } });
-    expect(byLine.get(5)!.error).toMatchObject({ cause: { name: 'TypeError', message: 'expected a record with a numeric "n", got {"n":"x"}' } });
+    expect(byLine.get(5)!.error).toMatchObject({
+      cause: { name: 'TypeError', message: 'expected a record with a numeric "n", got {"n":"x"}' },
+    });
     const rejects = c.err.filter((l) => l.startsWith('sluice: skipped input record'));
     expect(rejects).toHaveLength(2);
     expect(rejects[0]).toContain('tasks.jsonl:3:');
     expect(rejects[0]).toContain('(SyntaxError: ');
     expect(rejects[1]).toContain('tasks.jsonl:5:');
     expect(rejects[1]).toContain('(TypeError: expected a record with a numeric "n"');
-    expect(logLines(c.err).find((l) => l.type === 'summary')).toMatchObject({ completed: 3, failed: 1, rejectedRecords: 2, interrupted: 0 });
+    expect(logLines(c.err).find((l) => l.type === 'summary')).toMatchObject({
+      completed: 3,
+      failed: 1,
+      rejectedRecords: 2,
+      interrupted: 0,
+    });
   });
 
-  it("keeps what parse() threw (message, code, cause) in the failed line; stderr shows the first 5 rejects, then a count", async () => {
+  it('keeps what parse() threw (message, code, cause) in the failed line; stderr shows the first 5 rejects, then a count', async () => {
     const input = join(dir, 'tasks.jsonl');
     const records = [{ id: 1 }, ...Array.from({ length: 8 }, (_, i) => ({ id: 100 + i })), { id: 2 }];
     await writeFile(input, records.map((r) => JSON.stringify(r)).join('\n'));
@@ -129,7 +136,9 @@ describe('sluice run', () => {
     });
     expect(lines.filter((l) => l.ok)).toHaveLength(2);
     // --log none: no progress and no summary, but the rejects are on stderr.
-    expect(c.err.slice(0, 5).every((l) => l.startsWith('sluice: skipped input record') && l.includes('(RangeError E_ID_RANGE: id 10'))).toBe(true);
+    expect(
+      c.err.slice(0, 5).every((l) => l.startsWith('sluice: skipped input record') && l.includes('(RangeError E_ID_RANGE: id 10')),
+    ).toBe(true);
     expect(c.err[4]).toContain('tasks.jsonl:6:');
     expect(c.err.slice(5)).toHaveLength(1);
     expect(c.err[5]).toMatch(/^sluice: 3 more input records were skipped; .*out\.jsonl$/);
@@ -211,7 +220,11 @@ describe('sluice run', () => {
     writer.end(Array.from({ length: 30 }, (_, n) => JSON.stringify({ n })).join('\n'));
     const c = capture();
     expect(await main(['run', job, '--input', fifo, '--log', 'json'], c.io)).toBe(0);
-    expect(jsonLines(c.out).map((l) => l.line).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 30 }, (_, n) => n + 1));
+    expect(
+      jsonLines(c.out)
+        .map((l) => l.line)
+        .sort((a, b) => a! - b!),
+    ).toEqual(Array.from({ length: 30 }, (_, n) => n + 1));
   });
 
   it('reads CSV task files', async () => {
@@ -219,7 +232,11 @@ describe('sluice run', () => {
     await writeFile(input, 'n,name\n1,a\n2,b\n');
     const c = capture();
     expect(await main(['run', job, '--input', input, '--log', 'none'], c.io)).toBe(0);
-    expect(jsonLines(c.out).map((l) => [l.line, l.value!.n]).sort()).toEqual([
+    expect(
+      jsonLines(c.out)
+        .map((l) => [l.line, l.value!.n])
+        .sort(),
+    ).toEqual([
       [2, 2],
       [3, 4],
     ]);
@@ -234,14 +251,29 @@ describe('sluice run', () => {
   it('runs a JavaScript job module', async () => {
     const c = capture();
     expect(await main(['run', plainJob, '--log', 'none'], c.io)).toBe(0);
-    expect(jsonLines(c.out).map((l) => (l.value as unknown as { square: number }).square).sort((a, b) => a - b)).toEqual([1, 4, 9, 16, 25]);
+    expect(
+      jsonLines(c.out)
+        .map((l) => (l.value as unknown as { square: number }).square)
+        .sort((a, b) => a - b),
+    ).toEqual([1, 4, 9, 16, 25]);
   });
 
   it('lists every flag with its default in --help', async () => {
     const c = capture();
     expect(await main(['run', '--help'], c.io)).toBe(0);
     const help = c.out.join('\n');
-    for (const flag of ['--input', '--output', '--threads', '--io', '--buffer', '--[no-]ordered', '--config', '--log', '--metrics-port', '--limit']) {
+    for (const flag of [
+      '--input',
+      '--output',
+      '--threads',
+      '--io',
+      '--buffer',
+      '--[no-]ordered',
+      '--config',
+      '--log',
+      '--metrics-port',
+      '--limit',
+    ]) {
       expect(help).toContain(flag);
     }
     expect(help).toContain('default');
@@ -367,9 +399,20 @@ describe('the run summary', () => {
   it('accounts for every pulled task: completed, failed and interrupted, in both forms', () => {
     const [human, why] = formatSummary(base, false);
     expect(human).toMatch(/^sluice: j: 40 completed, 1 failed, 9 interrupted in 2\.0 s/);
-    expect(why).toBe('sluice: interrupted by SIGINT: 9 started tasks were aborted (no output line: a later run can do them again); the rest of the input was not started');
+    expect(why).toBe(
+      'sluice: interrupted by SIGINT: 9 started tasks were aborted (no output line: a later run can do them again); the rest of the input was not started',
+    );
     const [json] = formatSummary({ ...base, forced: true }, true);
-    expect(JSON.parse(json!)).toMatchObject({ type: 'summary', tasks: 41, completed: 40, failed: 1, interrupted: 9, pulled: 50, interruptedBy: 'SIGINT', forced: true });
+    expect(JSON.parse(json!)).toMatchObject({
+      type: 'summary',
+      tasks: 41,
+      completed: 40,
+      failed: 1,
+      interrupted: 9,
+      pulled: 50,
+      interruptedBy: 'SIGINT',
+      forced: true,
+    });
   });
 
   it('says every started task finished after a drain, and that tasks were stopped by an error', () => {
@@ -377,7 +420,9 @@ describe('the run summary', () => {
       'sluice: interrupted by SIGINT: every started task finished; the rest of the input was not started',
     );
     const { interruptedBy: _, ...noSignal } = base;
-    expect(formatSummary({ ...noSignal, interrupted: 2 }, false)[1]).toBe('sluice: 2 started tasks were stopped before finishing (no output line): the run ended early');
+    expect(formatSummary({ ...noSignal, interrupted: 2 }, false)[1]).toBe(
+      'sluice: 2 started tasks were stopped before finishing (no output line): the run ended early',
+    );
     expect(formatSummary({ ...noSignal, interrupted: 0 }, false)).toHaveLength(1);
   });
 });

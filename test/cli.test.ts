@@ -21,7 +21,18 @@ describe('sluice main(argv, io)', () => {
     const help = c.out.join('\n');
     for (const command of ['run', 'bench', 'config', 'demo']) expect(help).toContain(command);
     // Every flag of run, with its default.
-    for (const flag of ['--input', '--output', '--threads', '--io', '--buffer', '--[no-]ordered', '--limit', '--log', '--metrics-port', '--config']) {
+    for (const flag of [
+      '--input',
+      '--output',
+      '--threads',
+      '--io',
+      '--buffer',
+      '--[no-]ordered',
+      '--limit',
+      '--log',
+      '--metrics-port',
+      '--config',
+    ]) {
       expect(help).toContain(flag);
     }
     expect(help).toContain('default: 1000');

@@ -7,16 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { findUncloneable, isCloneError } from '../src/wire/clone-path.js';
-import {
-  createExecutor,
-  cpu,
-  ErrorCodes,
-  io,
-  SluiceDataCloneError,
-  type Executor,
-  type Failed,
-  type Outcome,
-} from '../src/index.js';
+import { createExecutor, cpu, ErrorCodes, io, SluiceDataCloneError, type Executor, type Failed, type Outcome } from '../src/index.js';
 import { createGate } from './fixtures/atomics-gate.js';
 import type { UncloneableInput } from './fixtures/uncloneable.js';
 
@@ -149,7 +140,8 @@ describe('an input that cannot be cloned (an io stage hands it to a cpu stage)',
     // The failed post moved nothing: the binary payload beside the function is still here.
     expect((sent.get(1) as { bytes: Uint8Array }).bytes.byteLength).toBe(4096);
     expect(ex.stats().tasks).toMatchObject({ completed: 3, failed: 6, open: 0 });
-    for (const s of ex.stats().stages) expect({ name: s.name, active: s.active, running: s.running }).toEqual({ name: s.name, active: 0, running: 0 });
+    for (const s of ex.stats().stages)
+      expect({ name: s.name, active: s.active, running: s.running }).toEqual({ name: s.name, active: 0, running: 0 });
 
     // Both threads are still free: two tasks run at once, each held at its own gate.
     const gates = [createGate(), createGate()];
@@ -210,7 +202,16 @@ describe('findUncloneable', () => {
     ['a Map key', { m: new Map([[fn, 1]]) }, 'v.m.keys()[0]', /function/],
     ['a Set member', { s: new Set([1, fn]) }, 'v.s.values()[1]', /function/],
     ["an Error's cause", { e: new Error('x', { cause: { f: fn } }) }, 'v.e.cause.f', /function/],
-    ['a getter that returns a function', { get g() { return fn; } }, 'v.g', /function/],
+    [
+      'a getter that returns a function',
+      {
+        get g() {
+          return fn;
+        },
+      },
+      'v.g',
+      /function/,
+    ],
     ['a member of a class instance', { h: new Holder() }, 'v.h.callback', /^a function \(lookup\), inside a Holder at v\.h$/],
     ['the first of two, in clone order', { ok: 1, first: Symbol('1'), second: fn }, 'v.first', /symbol/],
     ['a member of a cyclic value', cyclicBad, 'v.z', /symbol/],
@@ -230,11 +231,20 @@ describe('findUncloneable', () => {
 
   it.each<[string, unknown]>([
     ['primitives', { s: 'x', n: 1, b: true, z: null, u: undefined, big: 1n }],
-    ['binary data and dates', { buf: new ArrayBuffer(8), view: new Uint8Array(4), shared: new SharedArrayBuffer(4), d: new Date(0), r: /x/ }],
+    [
+      'binary data and dates',
+      { buf: new ArrayBuffer(8), view: new Uint8Array(4), shared: new SharedArrayBuffer(4), d: new Date(0), r: /x/ },
+    ],
     ['collections', { m: new Map([['k', { a: 1 }]]), s: new Set([1, 'x']), list: [1, [2, [3]]] }],
     ['an Error with a plain cause and a dropped function property', Object.assign(new Error('x', { cause: { a: 1 } }), { f: fn })],
     ['a cyclic value', cyclic],
-    ['a class instance with plain members', new (class Point { x = 1; y = 2; })()],
+    [
+      'a class instance with plain members',
+      new (class Point {
+        x = 1;
+        y = 2;
+      })(),
+    ],
     ['a symbol-keyed function (clone skips it)', { [Symbol('k')]: fn }],
   ])('finds nothing in a value that clones: %s', (_label, value) => {
     expect(() => structuredClone(value)).not.toThrow();

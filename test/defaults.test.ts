@@ -34,7 +34,12 @@ function table(first: string): string[][] {
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break;
     // Split on the pipes that separate cells (not the escaped \| inside one).
-    rows.push(line.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim()));
+    rows.push(
+      line
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim()),
+    );
   }
   return rows;
 }
@@ -66,7 +71,11 @@ function agrees(text: string, value: unknown): boolean {
 }
 
 /** Checks each documented default against `expected`; documented names must be exactly `known`. */
-function check(rows: ReadonlyArray<readonly [string, string]>, expected: Readonly<Record<string, unknown>>, known: readonly string[]): void {
+function check(
+  rows: ReadonlyArray<readonly [string, string]>,
+  expected: Readonly<Record<string, unknown>>,
+  known: readonly string[],
+): void {
   expect(rows.map(([name]) => name).sort(), 'documented names').toEqual([...known].sort());
   for (const [name, text] of rows) {
     if (!Object.hasOwn(expected, name)) continue;
@@ -125,38 +134,40 @@ describe('README defaults tables agree with the code', () => {
   it('io and cpu stage options: DEFAULTS', () => {
     check(defaults('io option'), { timeoutMs: DEFAULTS.ioTimeoutMs }, ['concurrency', 'service', 'timeoutMs']);
     const cpu = defaults('cpu option');
-    check(cpu, { exportName: DEFAULTS.exportName, transfer: DEFAULTS.transfer, resourceLimits: undefined, expose: undefined, onProgress: undefined }, [
-      'threads',
-      'exportName',
-      'transfer',
-      'resourceLimits',
-      'expose',
-      'onProgress',
-    ]);
+    check(
+      cpu,
+      { exportName: DEFAULTS.exportName, transfer: DEFAULTS.transfer, resourceLimits: undefined, expose: undefined, onProgress: undefined },
+      ['threads', 'exportName', 'transfer', 'resourceLimits', 'expose', 'onProgress'],
+    );
     expect(cpu.find(([name]) => name === 'threads')?.[1]).toBe('`os.availableParallelism()`');
     expect(DEFAULTS.threads()).toBe(availableParallelism());
   });
 
   it('service options: SERVICE_DEFAULTS, BOUND_DEFAULTS and ADAPTIVE_DEFAULT', () => {
     const rows = defaults('service option');
-    check(rows, { ...BOUND_DEFAULTS, timeoutMs: SERVICE_DEFAULTS.timeoutMs, retry: SERVICE_DEFAULTS.retry, maxRetryAfterMs: SERVICE_DEFAULTS.maxRetryAfterMs }, [
-      'limit',
-      ...BOUNDS,
-      'timeoutMs',
-      'retry',
-      'classify',
-      'maxRetryAfterMs',
-    ]);
+    check(
+      rows,
+      {
+        ...BOUND_DEFAULTS,
+        timeoutMs: SERVICE_DEFAULTS.timeoutMs,
+        retry: SERVICE_DEFAULTS.retry,
+        maxRetryAfterMs: SERVICE_DEFAULTS.maxRetryAfterMs,
+      },
+      ['limit', ...BOUNDS, 'timeoutMs', 'retry', 'classify', 'maxRetryAfterMs'],
+    );
     expect(rows.find(([name]) => name === 'limit')?.[1]).toContain(`\`ADAPTIVE_DEFAULT\`: \`'${ADAPTIVE_DEFAULT}'\``);
   });
 
   it("limit parameters: each algorithm's defaults in LIMIT_ALGORITHMS, every parameter but the bounds listed", () => {
     const expected: Record<string, unknown> = {};
     for (const [algorithm, values] of Object.entries(LIMIT_ALGORITHMS)) {
-      for (const [parameter, value] of Object.entries(values)) if (!BOUNDS.includes(parameter)) expected[`${algorithm}.${parameter}`] = value;
+      for (const [parameter, value] of Object.entries(values))
+        if (!BOUNDS.includes(parameter)) expected[`${algorithm}.${parameter}`] = value;
     }
     check(defaults('limit parameter'), expected, Object.keys(expected));
-    expect(readme).toContain(`bounds \`initial\`, \`min\`, \`max\` (${BOUND_DEFAULTS.initial}, ${BOUND_DEFAULTS.min}, ${BOUND_DEFAULTS.max})`);
+    expect(readme).toContain(
+      `bounds \`initial\`, \`min\`, \`max\` (${BOUND_DEFAULTS.initial}, ${BOUND_DEFAULTS.min}, ${BOUND_DEFAULTS.max})`,
+    );
   });
 
   it('window options: WINDOW_DEFAULTS', () => {
@@ -184,10 +195,30 @@ describe('README defaults tables agree with the code', () => {
 
 describe('JSDoc @default tags agree with the code', () => {
   it.each<[string, string, Readonly<Record<string, unknown>>, readonly string[]]>([
-    ['src/options.ts', 'ExecutorOptions', { ordered: DEFAULTS.ordered, stopOnError: DEFAULTS.stopOnError }, ['buffer', 'outputBuffer', 'window']],
+    [
+      'src/options.ts',
+      'ExecutorOptions',
+      { ordered: DEFAULTS.ordered, stopOnError: DEFAULTS.stopOnError },
+      ['buffer', 'outputBuffer', 'window'],
+    ],
     ['src/stages/types.ts', 'IoOptions', { timeoutMs: DEFAULTS.ioTimeoutMs }, []],
-    ['src/stages/types.ts', 'CpuOptions', { exportName: DEFAULTS.exportName, transfer: DEFAULTS.transfer, expose: undefined, onProgress: undefined, resourceLimits: undefined }, ['threads']],
-    ['src/services/options.ts', 'ServiceOptions', { ...BOUND_DEFAULTS, timeoutMs: SERVICE_DEFAULTS.timeoutMs, retry: SERVICE_DEFAULTS.retry, maxRetryAfterMs: SERVICE_DEFAULTS.maxRetryAfterMs }, ['limit', 'classify', 'now', 'random']],
+    [
+      'src/stages/types.ts',
+      'CpuOptions',
+      { exportName: DEFAULTS.exportName, transfer: DEFAULTS.transfer, expose: undefined, onProgress: undefined, resourceLimits: undefined },
+      ['threads'],
+    ],
+    [
+      'src/services/options.ts',
+      'ServiceOptions',
+      {
+        ...BOUND_DEFAULTS,
+        timeoutMs: SERVICE_DEFAULTS.timeoutMs,
+        retry: SERVICE_DEFAULTS.retry,
+        maxRetryAfterMs: SERVICE_DEFAULTS.maxRetryAfterMs,
+      },
+      ['limit', 'classify', 'now', 'random'],
+    ],
     ['src/limits/limit.ts', 'LimitBounds', { ...BOUND_DEFAULTS }, []],
     ['src/limits/aimd.ts', 'AimdOptions', AIMD_DEFAULTS, []],
     ['src/limits/vegas.ts', 'VegasOptions', VEGAS_DEFAULTS, []],

@@ -84,8 +84,7 @@ describe('runDemo: the demo job through the machinery of sluice run, in-process'
       ['synthesize', 'cpu', 2],
     ]);
     const bound =
-      stats.stages.slice(0, -1).reduce((n, s) => n + s.capacity, 0) +
-      stats.buffers.slice(0, -1).reduce((n, b) => n + b.bound, 0);
+      stats.stages.slice(0, -1).reduce((n, s) => n + s.capacity, 0) + stats.buffers.slice(0, -1).reduce((n, b) => n + b.bound, 0);
     expect(summary.bufferedBound).toBe(bound);
     expect(summary.peakBuffered).toBeGreaterThan(0);
     expect(summary.peakBuffered).toBeLessThanOrEqual(bound);
@@ -122,7 +121,9 @@ describe('the demo job (src/demo/job.ts)', () => {
     expect(() => demoSettingsFromEnv({ SLUICE_DEMO_TASKS: 'many' })).toThrow(
       expect.objectContaining({ code: ErrorCodes.INVALID_OPTION, option: 'SLUICE_DEMO_TASKS', received: 'many' }),
     );
-    expect(() => demoSettingsFromEnv({ SLUICE_DEMO_SIZE: '0' })).toThrow(expect.objectContaining({ option: 'SLUICE_DEMO_SIZE', received: 0 }));
+    expect(() => demoSettingsFromEnv({ SLUICE_DEMO_SIZE: '0' })).toThrow(
+      expect.objectContaining({ option: 'SLUICE_DEMO_SIZE', received: 0 }),
+    );
     expect(demoSettingsFromEnv({ SLUICE_DEMO_TASKS: '7', SLUICE_DEMO_LATENCY_MS: '' })).toEqual({ ...DEMO_SETTINGS_DEFAULTS, tasks: 7 });
   });
 
@@ -141,7 +142,7 @@ function start(args: readonly string[], env: Record<string, string> = {}): Runni
 describe('sluice demo (the built bin, as npm run demo runs it)', () => {
   it('is what npm run demo runs', async () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts['demo']).toBe('npm run build && node dist/src/cli/bin.js demo');
+    expect(pkg.scripts.demo).toBe('npm run build && node dist/src/cli/bin.js demo');
     expect(existsSync(bin), `${bin} is missing: run \`npm run build\` first`).toBe(true);
   });
 
@@ -152,7 +153,9 @@ describe('sluice demo (the built bin, as npm run demo runs it)', () => {
     const code = await run.exited;
     expect({ code, stderr: run.stderr() }).toEqual({ code: 0, stderr: '' });
     const stdout = run.stdout();
-    expect(stdout).toMatch(/^sluice demo: 20 documents of 8192 bytes, service latency 2 ms, fetch concurrency 4, 2 synthesize thread\(s\)$/m);
+    expect(stdout).toMatch(
+      /^sluice demo: 20 documents of 8192 bytes, service latency 2 ms, fetch concurrency 4, 2 synthesize thread\(s\)$/m,
+    );
     expect(stdout).toMatch(/^\s*completed\s+20$/m);
     expect(stdout).toMatch(/^\s*failed\s+0$/m);
     expect(stdout).toMatch(/^\s*peak buffered\s+\d+ payloads \(bound \d+\)$/m);
@@ -189,7 +192,11 @@ describe('sluice demo (the built bin, as npm run demo runs it)', () => {
   it('with --out - writes the output lines on stdout and the summary on stderr', async () => {
     const run = start(['demo', '--tasks', '4', '--size', '1024', '--latency', '1', '--threads', '1', '--out', '-']);
     expect(await run.exited).toBe(0);
-    const written = run.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as Synthesis);
+    const written = run
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Synthesis);
     expect(written.map((r) => r.id).sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
     for (const r of written) expect(r.sha256).toBe(sha256(documentFor(r.id, 1024)));
     expect(run.stderr()).toMatch(/^\s*completed\s+4$/m);
@@ -226,7 +233,21 @@ describe('sluice run dist/src/demo/docs-job.js: the same job', () => {
   it('writes, as outcome values, the syntheses sluice demo writes with the same settings', async () => {
     const demoOut = join(dir, 'demo.jsonl');
     const runOut = join(dir, 'run.jsonl');
-    const demo = start(['demo', '--tasks', '8', '--size', '4096', '--latency', '1', '--threads', '1', '--concurrency', '2', '--out', demoOut]);
+    const demo = start([
+      'demo',
+      '--tasks',
+      '8',
+      '--size',
+      '4096',
+      '--latency',
+      '1',
+      '--threads',
+      '1',
+      '--concurrency',
+      '2',
+      '--out',
+      demoOut,
+    ]);
     expect(await demo.exited).toBe(0);
     const run = start(['run', DOCS_JOB, '--threads', '1', '--io', 'docs=2', '--output', runOut, '--log', 'none'], {
       SLUICE_DEMO_TASKS: '8',

@@ -6,15 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createExecutor,
-  ErrorCodes,
-  io,
-  service,
-  SluiceTimeoutError,
-  type ExecutorOptions,
-  type Outcome,
-} from '../src/index.js';
+import { createExecutor, ErrorCodes, io, service, SluiceTimeoutError, type ExecutorOptions, type Outcome } from '../src/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -168,7 +160,11 @@ describe('io stage timeoutMs', () => {
     );
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const outcomes = await collect<number>(
-      { stages: [io('get', (_n: number, ctx) => fetch(url, { signal: ctx.signal }).then((r) => r.text()), { concurrency: 2, timeoutMs: 50 })] },
+      {
+        stages: [
+          io('get', (_n: number, ctx) => fetch(url, { signal: ctx.signal }).then((r) => r.text()), { concurrency: 2, timeoutMs: 50 }),
+        ],
+      },
       [1, 2],
     );
     expect(outcomes.map((o) => (o.ok ? 'ok' : (o.error as SluiceTimeoutError).code))).toEqual([ErrorCodes.TIMEOUT, ErrorCodes.TIMEOUT]);
@@ -203,7 +199,10 @@ describe('the fast path: no timeoutMs', () => {
   it('with timeoutMs, a task that finishes leaves no timer behind', async () => {
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
-    const outcomes = await collect<number>({ stages: [io('quick', async (n: number) => n, { concurrency: 4, timeoutMs: 60_000 })] }, [1, 2, 3, 4, 5, 6]);
+    const outcomes = await collect<number>(
+      { stages: [io('quick', async (n: number) => n, { concurrency: 4, timeoutMs: 60_000 })] },
+      [1, 2, 3, 4, 5, 6],
+    );
     expect(outcomes.every((o) => o.ok)).toBe(true);
     // A leak would leave one 60 s timer per task (6); other timers of the process may come and go.
     expect(timers()).toBeLessThan(before + 6);

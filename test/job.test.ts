@@ -7,7 +7,20 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { jobSession } from '../src/cli/job/session.js';
 import type { BuildSettings } from '../src/cli/job/build.js';
-import { cpu, createExecutor, defineJob, ErrorCodes, importJob, io, SluiceJobError, SluiceOptionError, SluiceStateError, type CpuStage, type IoStage, type Stage } from '../src/index.js';
+import {
+  cpu,
+  createExecutor,
+  defineJob,
+  ErrorCodes,
+  importJob,
+  io,
+  SluiceJobError,
+  SluiceOptionError,
+  SluiceStateError,
+  type CpuStage,
+  type IoStage,
+  type Stage,
+} from '../src/index.js';
 import { SluiceConfigError } from '../src/cli/errors.js';
 
 const worker = new URL('./fixtures/double.ts', import.meta.url);
@@ -68,7 +81,9 @@ describe('defineJob: stages', () => {
 
   it('refuses an empty array, an element that is not a stage, and a stages value of another type', () => {
     expect(thrown(() => defineJob({ stages: [] }))).toMatchObject({ code: ErrorCodes.INVALID_OPTION, option: 'job.stages' });
-    const notStage = thrown(() => defineJob({ stages: [io('a', (x: unknown) => x, { concurrency: 1 }), { name: 'b' } as unknown as Stage] }));
+    const notStage = thrown(() =>
+      defineJob({ stages: [io('a', (x: unknown) => x, { concurrency: 1 }), { name: 'b' } as unknown as Stage] }),
+    );
     expect(notStage).toMatchObject({ code: ErrorCodes.INVALID_OPTION, option: 'job.stages[1]', received: { name: 'b' } });
     const other = thrown(() => defineJob({ stages: 'fetch' as unknown as Stage[] }));
     expect(other).toMatchObject({ code: ErrorCodes.INVALID_OPTION, option: 'job.stages', received: 'fetch' });
@@ -133,7 +148,9 @@ describe('job setup, resources and close', () => {
     const log = closeLog();
     const job = defineJob({ setup: () => 'server', stages: [io('a', (x: unknown) => x, { concurrency: 1 })], close: log.close });
     const session = jobSession(job);
-    const error = (await rejection(session.build({ io: { nosuch: 1 } }, { 'io.nosuch': { kind: 'flag', name: '--io' } }))) as SluiceConfigError;
+    const error = (await rejection(
+      session.build({ io: { nosuch: 1 } }, { 'io.nosuch': { kind: 'flag', name: '--io' } }),
+    )) as SluiceConfigError;
     expect(error).toBeInstanceOf(SluiceConfigError);
     expect(error).toMatchObject({ code: ErrorCodes.CONFIG, key: 'io.nosuch', source: { kind: 'flag', name: '--io' } });
     await session.close();
@@ -233,7 +250,10 @@ describe('job setup, resources and close', () => {
       stages: ({ resources }) => [io('a', (n: number) => n * resources.factor, { concurrency: 1 })],
     });
     expect(typeof explicit.stages).toBe('function');
-    const plain = defineJob<number, number>({ stages: () => [io('a', (n: number) => n, { concurrency: 1 })], close: async () => undefined });
+    const plain = defineJob<number, number>({
+      stages: () => [io('a', (n: number) => n, { concurrency: 1 })],
+      close: async () => undefined,
+    });
     expect(typeof plain.close).toBe('function');
   });
 });
@@ -297,7 +317,9 @@ describe('importJob', () => {
   });
 
   it('says what a CommonJS module exports when it is not a job', async () => {
-    const error = (await rejection(importJob(fileURLToPath(new URL('./fixtures/jobs/cjs-not-job.cjs', import.meta.url))))) as SluiceJobError;
+    const error = (await rejection(
+      importJob(fileURLToPath(new URL('./fixtures/jobs/cjs-not-job.cjs', import.meta.url))),
+    )) as SluiceJobError;
     expect(error).toBeInstanceOf(SluiceJobError);
     expect(error.code).toBe(ErrorCodes.JOB_INVALID);
     expect(error.message).toContain('module.exports = defineJob');

@@ -113,9 +113,7 @@ describe('createExecutor refuses invalid options with SluiceOptionError', () => 
 
   it('an exportName that is not a non-empty string', () => {
     expect(bad({ stages: [cpu('compute', doubleWorker, { exportName: '' })] }).option).toBe('stages[0].exportName');
-    expect(bad({ stages: [cpu('compute', doubleWorker, { exportName: 7 as unknown as string })] }).option).toBe(
-      'stages[0].exportName',
-    );
+    expect(bad({ stages: [cpu('compute', doubleWorker, { exportName: 7 as unknown as string })] }).option).toBe('stages[0].exportName');
   });
 
   it('an unknown stage kind', () => {
@@ -188,12 +186,8 @@ describe('createExecutor refuses invalid options with SluiceOptionError', () => 
   });
 
   it('cpu transfer and resourceLimits of the wrong type', () => {
-    expect(bad({ stages: [cpu('c', doubleWorker, { transfer: 'no' as unknown as boolean })] }).option).toBe(
-      'stages[0].transfer',
-    );
-    expect(bad({ stages: [cpu('c', doubleWorker, { resourceLimits: 5 as unknown as object })] }).option).toBe(
-      'stages[0].resourceLimits',
-    );
+    expect(bad({ stages: [cpu('c', doubleWorker, { transfer: 'no' as unknown as boolean })] }).option).toBe('stages[0].transfer');
+    expect(bad({ stages: [cpu('c', doubleWorker, { resourceLimits: 5 as unknown as object })] }).option).toBe('stages[0].resourceLimits');
   });
 });
 
@@ -281,7 +275,9 @@ describe('executor state', () => {
   });
 
   it('run after close throws SluiceStateError ERR_SLUICE_CLOSED; close is idempotent', async () => {
-    const ex = createExecutor({ stages: [io('fetch', (x: unknown) => x, { concurrency: 1 }), cpu('compute', doubleWorker, { threads: 1 })] });
+    const ex = createExecutor({
+      stages: [io('fetch', (x: unknown) => x, { concurrency: 1 }), cpu('compute', doubleWorker, { threads: 1 })],
+    });
     const created = ex.run([{ n: 1 }]);
     await ex.close();
     await ex.close();

@@ -68,18 +68,47 @@ const VALUES = [2, 4, 6, 8, 10];
 const PUBLIC_VALUES = {
   sluice: [
     // executor and stages
-    'createExecutor', 'DEFAULTS', 'io', 'cpu',
+    'createExecutor',
+    'DEFAULTS',
+    'io',
+    'cpu',
     // services and limits
-    'service', 'SERVICE_DEFAULTS', 'defaultClassify',
-    'ADAPTIVE_DEFAULT', 'LIMIT_ALGORITHMS', 'createLimit', 'AlgorithmLimit',
-    'fixedLimit', 'aimdLimit', 'vegasLimit', 'gradient2Limit', 'windowedLimit',
-    'BOUND_DEFAULTS', 'AIMD_DEFAULTS', 'VEGAS_DEFAULTS', 'GRADIENT2_DEFAULTS', 'WINDOW_DEFAULTS',
+    'service',
+    'SERVICE_DEFAULTS',
+    'defaultClassify',
+    'ADAPTIVE_DEFAULT',
+    'LIMIT_ALGORITHMS',
+    'createLimit',
+    'AlgorithmLimit',
+    'fixedLimit',
+    'aimdLimit',
+    'vegasLimit',
+    'gradient2Limit',
+    'windowedLimit',
+    'BOUND_DEFAULTS',
+    'AIMD_DEFAULTS',
+    'VEGAS_DEFAULTS',
+    'GRADIENT2_DEFAULTS',
+    'WINDOW_DEFAULTS',
     // jobs
-    'defineJob', 'isJob', 'importJob',
+    'defineJob',
+    'isJob',
+    'importJob',
     // errors
-    'ErrorCodes', 'SluiceError', 'SluiceOptionError', 'SluiceAbortError', 'SluiceTaskError', 'SluiceInputError',
-    'SluiceWorkerError', 'SluiceDataCloneError', 'SluiceStateError', 'SluiceTimeoutError', 'SluiceResponseError',
-    'SluiceReentrantCallError', 'SluiceJobError', 'SluiceBridgeError',
+    'ErrorCodes',
+    'SluiceError',
+    'SluiceOptionError',
+    'SluiceAbortError',
+    'SluiceTaskError',
+    'SluiceInputError',
+    'SluiceWorkerError',
+    'SluiceDataCloneError',
+    'SluiceStateError',
+    'SluiceTimeoutError',
+    'SluiceResponseError',
+    'SluiceReentrantCallError',
+    'SluiceJobError',
+    'SluiceBridgeError',
   ],
   'sluice/demo': ['startDocServer', 'documentFor', 'generateDocument', 'createAgent', 'fetchBuffer', 'HttpStatusError'],
 } as const;
@@ -97,7 +126,11 @@ beforeAll(async () => {
   const pack = await run('npm', ['pack', '--json', '--pack-destination', dir], clone, 180_000);
   expect(pack.code, pack.stderr).toBe(0);
   // npm prints the lifecycle scripts' output (the build) before the JSON.
-  const report = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string; version: string; files: Array<{ path: string }> }>;
+  const report = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{
+    filename: string;
+    version: string;
+    files: Array<{ path: string }>;
+  }>;
   packed = { files: report[0]!.files.map((f) => f.path), version: report[0]!.version };
 
   project = join(dir, 'project');
@@ -106,7 +139,12 @@ beforeAll(async () => {
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'user-project', version: '1.0.0', private: true, type: 'module' }));
   await writeFile(join(project, 'cjs', 'package.json'), JSON.stringify({ type: 'commonjs' }));
   await writeFiles(project);
-  const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, report[0]!.filename)], project, 180_000);
+  const install = await run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, report[0]!.filename)],
+    project,
+    180_000,
+  );
   expect(install.code, install.stderr).toBe(0);
 }, 360_000);
 
@@ -177,7 +215,13 @@ exports.default = (0, sluice_1.defineJob)({
 
 describe('the packed package', () => {
   it('builds on pack: the tarball holds the CLI, the library, its types and the shipped workers', () => {
-    for (const file of ['dist/src/cli/bin.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/worker/entry.js', 'dist/workers/synthesize.js']) {
+    for (const file of [
+      'dist/src/cli/bin.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/worker/entry.js',
+      'dist/workers/synthesize.js',
+    ]) {
       expect(packed.files).toContain(file);
     }
     expect(packed.files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
@@ -190,7 +234,14 @@ describe('the packed package', () => {
       expect(esm.code, esm.stderr).toBe(0);
       expect(JSON.parse(esm.stdout), name).toEqual([...expected].sort());
     }
-    const cjs = await run(process.execPath, ['-e', "console.log(JSON.stringify(Object.keys(require('sluice')).filter((k) => k !== '__esModule' && k !== 'module.exports').sort()))"], join(project, 'cjs'));
+    const cjs = await run(
+      process.execPath,
+      [
+        '-e',
+        "console.log(JSON.stringify(Object.keys(require('sluice')).filter((k) => k !== '__esModule' && k !== 'module.exports').sort()))",
+      ],
+      join(project, 'cjs'),
+    );
     expect(cjs.code, cjs.stderr).toBe(0);
     expect(JSON.parse(cjs.stdout)).toEqual([...PUBLIC_VALUES.sluice].sort());
   });
@@ -211,7 +262,10 @@ describe('the packed package', () => {
   });
 
   it('runs the demo, whose worker ships in dist/workers', async () => {
-    const result = await sluice(['demo', '--tasks', '6', '--size', '2048', '--latency', '1', '--threads', '1', '--out', join(dir, 'demo.jsonl')], project);
+    const result = await sluice(
+      ['demo', '--tasks', '6', '--size', '2048', '--latency', '1', '--threads', '1', '--out', join(dir, 'demo.jsonl')],
+      project,
+    );
     expect(result.code, result.stderr).toBe(0);
     expect((await readFile(join(dir, 'demo.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(6);
   });
@@ -221,8 +275,14 @@ describe('the packed package', () => {
       const result = await sluice(['run', job, '--log', 'none'], project);
       expect(result.code, `${job}: ${result.stderr}`).toBe(0);
       const lines = outcomes(result.stdout);
-      expect(lines.every((l) => l.ok), job).toBe(true);
-      expect(lines.map((l) => l.value).sort((a, b) => Number(a) - Number(b)), job).toEqual(VALUES);
+      expect(
+        lines.every((l) => l.ok),
+        job,
+      ).toBe(true);
+      expect(
+        lines.map((l) => l.value).sort((a, b) => Number(a) - Number(b)),
+        job,
+      ).toEqual(VALUES);
     }
   });
 
@@ -238,8 +298,14 @@ describe('the packed package', () => {
       const result = await sluice(['run', job, '--log', 'none'], project);
       expect(result.code, `${job}: ${result.stderr}`).toBe(0);
       const lines = outcomes(result.stdout);
-      expect(lines.every((l) => l.ok), job).toBe(true);
-      expect(lines.map((l) => l.value).sort((a, b) => Number(a) - Number(b)), job).toEqual(VALUES);
+      expect(
+        lines.every((l) => l.ok),
+        job,
+      ).toBe(true);
+      expect(
+        lines.map((l) => l.value).sort((a, b) => Number(a) - Number(b)),
+        job,
+      ).toEqual(VALUES);
     }
   });
 });

@@ -58,9 +58,18 @@ const clients: ReadonlyArray<readonly [string, (url: string, signal?: AbortSigna
       return response.text();
     },
   ],
-  ['undici request + interceptors.responseError() (errors.ResponseError)', (url, signal) => request(url, { dispatcher: undiciAgent, ...(signal ? { signal } : {}) }).then((r) => r.body.text())],
-  ['axios (AxiosError, response.headers an AxiosHeaders)', (url, signal) => axios.get(url, signal ? { signal } : {}).then((r) => r.data as unknown)],
-  ['got, retry limit 0 (HTTPError, response.headers a plain object)', (url, signal) => got(url, { retry: { limit: 0 }, ...(signal ? { signal } : {}) }).text()],
+  [
+    'undici request + interceptors.responseError() (errors.ResponseError)',
+    (url, signal) => request(url, { dispatcher: undiciAgent, ...(signal ? { signal } : {}) }).then((r) => r.body.text()),
+  ],
+  [
+    'axios (AxiosError, response.headers an AxiosHeaders)',
+    (url, signal) => axios.get(url, signal ? { signal } : {}).then((r) => r.data as unknown),
+  ],
+  [
+    'got, retry limit 0 (HTTPError, response.headers a plain object)',
+    (url, signal) => got(url, { retry: { limit: 0 }, ...(signal ? { signal } : {}) }).text(),
+  ],
 ];
 
 describe('the errors real clients throw', () => {
@@ -111,11 +120,15 @@ describe('the shapes a job throws by hand', () => {
     ['none', { status: 503, headers: { 'content-type': 'text/plain' } }, undefined],
     ['a malformed value', { headers: { 'Retry-After': 'soon' } }, undefined],
     ['a NaN', { retryAfter: Number.NaN }, undefined],
-    ['a response that is itself', (() => {
-      const e: Record<string, unknown> = { status: 503 };
-      e.response = e;
-      return e;
-    })(), undefined],
+    [
+      'a response that is itself',
+      (() => {
+        const e: Record<string, unknown> = { status: 503 };
+        e.response = e;
+        return e;
+      })(),
+      undefined,
+    ],
     ['not an object', 'Retry-After: 2', undefined],
   ])('%s', (_name, source, expected) => {
     expect(pauseOf(source)).toBe(expected);

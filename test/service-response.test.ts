@@ -126,7 +126,7 @@ describe('a failure response is a failed outcome', () => {
     const svc = service('ok404-svc', { limit: 1, classify: () => 'success' });
     const outcomes = await runAll(async () => new Response('gone', { status: 410 }), svc, [1]);
     expect(outcomes[0]).toMatchObject({ ok: true });
-    expect(((outcomes[0] as { value: Response }).value).status).toBe(410);
+    expect((outcomes[0] as { value: Response }).value.status).toBe(410);
     expect(svc.stats()).toMatchObject({ successes: 1, failed: 0 });
   });
 
@@ -138,7 +138,14 @@ describe('a failure response is a failed outcome', () => {
       ok: false,
       stage: 'fetch',
       attempts: 2,
-      error: { name: 'SluiceResponseError', code: ErrorCodes.RESPONSE, service: 'line-svc', status: 503, statusText: 'Busy Now', attempts: 2 },
+      error: {
+        name: 'SluiceResponseError',
+        code: ErrorCodes.RESPONSE,
+        service: 'line-svc',
+        status: 503,
+        statusText: 'Busy Now',
+        attempts: 2,
+      },
     });
     expect(line.error).not.toHaveProperty('response');
     expect(line).not.toHaveProperty('value');
@@ -172,7 +179,11 @@ describe('svc.call and ctx.call reject the same way', () => {
     try {
       const outcomes = [];
       for await (const o of ex.run([1])) outcomes.push(o);
-      expect(outcomes[0]).toMatchObject({ ok: false, stage: 'outer', error: { code: ErrorCodes.RESPONSE, service: 'inner-svc', status: 429, attempts: 1 } });
+      expect(outcomes[0]).toMatchObject({
+        ok: false,
+        stage: 'outer',
+        error: { code: ErrorCodes.RESPONSE, service: 'inner-svc', status: 429, attempts: 1 },
+      });
       expect(inner.stats()).toMatchObject({ dropped: 1, failed: 1 });
     } finally {
       await ex.close();

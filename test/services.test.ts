@@ -294,12 +294,16 @@ describe('the limit drives the gate', () => {
     const releases: Array<() => void> = [];
     const ex = createExecutor<number>({
       stages: [
-        io('work', async () => {
-          inFlight += 1;
-          peak = Math.max(peak, inFlight);
-          await new Promise<void>((r) => releases.push(r));
-          inFlight -= 1;
-        }, { service: svc }),
+        io(
+          'work',
+          async () => {
+            inFlight += 1;
+            peak = Math.max(peak, inFlight);
+            await new Promise<void>((r) => releases.push(r));
+            inFlight -= 1;
+          },
+          { service: svc },
+        ),
       ],
     });
     try {

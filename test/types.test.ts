@@ -4,7 +4,17 @@
  * error. Each case also runs its pipeline, so the types are checked against real outcomes.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { cpu, createExecutor, io, type Completed, type CpuStage, type Executor, type IoStage, type Outcome, type Stage } from '../src/index.js';
+import {
+  cpu,
+  createExecutor,
+  io,
+  type Completed,
+  type CpuStage,
+  type Executor,
+  type IoStage,
+  type Outcome,
+  type Stage,
+} from '../src/index.js';
 
 const doubleWorker = new URL('./fixtures/double.ts', import.meta.url);
 
@@ -42,7 +52,10 @@ describe("a pipeline's types", () => {
 
   it('types the outcomes by a last cpu stage, as cpu<I, O> says', async () => {
     const executor = createExecutor({
-      stages: [io('wrap', (n: number) => ({ n }), { concurrency: 2 }), cpu<{ n: number }, { n: number }>('double', doubleWorker, { threads: 1 })],
+      stages: [
+        io('wrap', (n: number) => ({ n }), { concurrency: 2 }),
+        cpu<{ n: number }, { n: number }>('double', doubleWorker, { threads: 1 }),
+      ],
     });
     expectTypeOf(executor).toEqualTypeOf<Executor<number, { n: number }>>();
     const outcomes = await collect(executor, [1, 2, 3]);

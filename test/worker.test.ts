@@ -9,16 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createExecutor,
-  cpu,
-  ErrorCodes,
-  io,
-  SluiceWorkerError,
-  type Executor,
-  type Failed,
-  type Outcome,
-} from '../src/index.js';
+import { createExecutor, cpu, ErrorCodes, io, SluiceWorkerError, type Executor, type Failed, type Outcome } from '../src/index.js';
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
 

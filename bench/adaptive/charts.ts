@@ -22,7 +22,11 @@ function phaseLayers(sc: Scenario): Record<string, unknown>[] {
   const bounds = sc.capacities.slice(1).map((_, i) => ({ t: ((i + 1) * sc.phaseMs) / 1000 }));
   const labels = sc.capacities.map((c, i) => ({ t: ((i + 0.5) * sc.phaseMs) / 1000, text: `C_s = ${c}` }));
   return [
-    { data: { values: bounds }, mark: { type: 'rule', color: '#888', strokeDash: [4, 3] }, encoding: { x: { field: 't', type: 'quantitative' } } },
+    {
+      data: { values: bounds },
+      mark: { type: 'rule', color: '#888', strokeDash: [4, 3] },
+      encoding: { x: { field: 't', type: 'quantitative' } },
+    },
     {
       data: { values: labels },
       mark: { type: 'text', baseline: 'top', dy: 2, color: '#555', fontSize: 11 },
@@ -34,16 +38,22 @@ function phaseLayers(sc: Scenario): Record<string, unknown>[] {
 export function charts(records: readonly RunRecord[], sc: Scenario, strategies: readonly string[]): ChartSpec[] {
   const batch = strategies.filter((s) => kindOf(s) !== 'none');
   const rounds = [...new Set(records.map((r) => r.round))].sort((a, b) => b - a);
-  const round = rounds.find((n) => batch.every((s) => records.some((r) => r.round === n && r.strategy === s && r.status === 'ok' && r.child))) ?? rounds[0];
+  const round =
+    rounds.find((n) => batch.every((s) => records.some((r) => r.round === n && r.strategy === s && r.status === 'ok' && r.child))) ??
+    rounds[0];
   const runs = batch.flatMap((s) => records.filter((r) => r.round === round && r.strategy === s && r.child).slice(-1));
   const name = (r: RunRecord) => (r.rate !== undefined ? `${r.strategy} ${r.rate}/s` : r.strategy);
   const order = runs.map(name);
   const total = sc.capacities.length * sc.phaseMs;
   const thr = runs.flatMap((r) =>
-    r.child!.series.filter((s) => s.t >= WINDOW_MS && s.t <= total).map((s) => ({ strategy: name(r), t: s.t / 1000, reqs: round1(rate(r.child!.series, s.t - WINDOW_MS, s.t) ?? 0) })),
+    r
+      .child!.series.filter((s) => s.t >= WINDOW_MS && s.t <= total)
+      .map((s) => ({ strategy: name(r), t: s.t / 1000, reqs: round1(rate(r.child!.series, s.t - WINDOW_MS, s.t) ?? 0) })),
   );
   const inflight = runs.flatMap((r) =>
-    r.child!.series.filter((s) => s.t <= total).map((s) => ({ strategy: name(r), t: s.t / 1000, outstanding: Math.min(s.outstanding, INFLIGHT_CAP) })),
+    r
+      .child!.series.filter((s) => s.t <= total)
+      .map((s) => ({ strategy: name(r), t: s.t / 1000, outstanding: Math.min(s.outstanding, INFLIGHT_CAP) })),
   );
   const capacity = sc.capacities.flatMap((c, i) => [
     { t: (i * sc.phaseMs) / 1000, capacity: c },
@@ -62,7 +72,11 @@ export function charts(records: readonly RunRecord[], sc: Scenario, strategies: 
         width: 560,
         height: 260,
         layer: [
-          { data: { values: thr }, mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x, y: { field: 'reqs', type: 'quantitative', title: 'completed req/s' }, color } },
+          {
+            data: { values: thr },
+            mark: { type: 'line', strokeWidth: 1.5 },
+            encoding: { x, y: { field: 'reqs', type: 'quantitative', title: 'completed req/s' }, color },
+          },
           ...phaseLayers(sc),
         ],
       },

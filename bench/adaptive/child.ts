@@ -100,7 +100,15 @@ async function main(): Promise<void> {
   const series: ChildSample[] = [];
   const sample = (): void => {
     const s = svc.stats();
-    series.push({ t: Math.round(performance.now() - t0), completed, failed, limit: s.limit, inFlight: s.inFlight, outstanding, dropped: s.dropped });
+    series.push({
+      t: Math.round(performance.now() - t0),
+      completed,
+      failed,
+      limit: s.limit,
+      inFlight: s.inFlight,
+      outstanding,
+      dropped: s.dropped,
+    });
   };
   sample();
   const sampler = setInterval(sample, sampleMs);

@@ -39,7 +39,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   });
   const elapsedMs = performance.now() - t0;
   process.stdout.write(`${report.markdown}\n\n`);
-  for (const c of report.checks) process.stdout.write(`- ${c.pass ? 'PASS' : c.structural ? 'FAIL' : 'NOT MET'}: ${c.claim} (${c.detail})\n`);
+  for (const c of report.checks)
+    process.stdout.write(`- ${c.pass ? 'PASS' : c.structural ? 'FAIL' : 'NOT MET'}: ${c.claim} (${c.detail})\n`);
   if (values.results !== undefined) {
     const command = ['node --import tsx bench/adaptive/dev.ts', ...process.argv.slice(2)].join(' ');
     await writeScenario(report, pathToFileURL(`${resolve(values.results)}/`), { command, elapsedMs });

@@ -37,7 +37,7 @@ export interface PhaseMetrics {
 /** The value of `key` at time t, interpolated between the samples around it. */
 export function at<S extends { readonly t: number }>(series: readonly S[], t: number, key: (s: S) => number): number | undefined {
   if (series.length === 0) return undefined;
-  let i = series.findIndex((s) => s.t >= t);
+  const i = series.findIndex((s) => s.t >= t);
   if (i === -1) return key(series[series.length - 1]!);
   if (i === 0) return key(series[0]!);
   const [a, b] = [series[i - 1]!, series[i]!];

@@ -12,7 +12,20 @@ import { describe, kindOf } from './strategies.js';
 import type { RunRecord, Scenario } from './types.js';
 
 type Key = Exclude<keyof PhaseMetrics, 'capacity'>;
-const KEYS: readonly Key[] = ['throughput', 'limit', 'inFlight', 'outstanding', 'queueMean', 'queueMax', 'rejected', 'onlineP50', 'onlineP99', 'onlineP99Transient', 'onlineErrors', 'recoveryMs'];
+const KEYS: readonly Key[] = [
+  'throughput',
+  'limit',
+  'inFlight',
+  'outstanding',
+  'queueMean',
+  'queueMax',
+  'rejected',
+  'onlineP50',
+  'onlineP99',
+  'onlineP99Transient',
+  'onlineErrors',
+  'recoveryMs',
+];
 
 export interface Row {
   readonly strategy: string;
@@ -27,11 +40,19 @@ export interface Row {
 const okRuns = (records: readonly RunRecord[], s: string) => records.filter((r) => r.strategy === s && r.status === 'ok');
 
 /** Per round, f(strategy's phase metrics, that round's others); the median over rounds. */
-function pairedPhase(records: readonly RunRecord[], sc: Scenario, s: string, i: number, f: (m: PhaseMetrics, round: number) => number | undefined): number | undefined {
-  return median(okRuns(records, s).flatMap((r) => {
-    const v = f(phaseMetrics(r, sc)[i]!, r.round);
-    return v === undefined || !Number.isFinite(v) ? [] : [v];
-  }));
+function pairedPhase(
+  records: readonly RunRecord[],
+  sc: Scenario,
+  s: string,
+  i: number,
+  f: (m: PhaseMetrics, round: number) => number | undefined,
+): number | undefined {
+  return median(
+    okRuns(records, s).flatMap((r) => {
+      const v = f(phaseMetrics(r, sc)[i]!, r.round);
+      return v === undefined || !Number.isFinite(v) ? [] : [v];
+    }),
+  );
 }
 
 function roundPhase(records: readonly RunRecord[], sc: Scenario, round: number, i: number, pick: (s: string) => boolean): PhaseMetrics[] {
@@ -72,7 +93,9 @@ export function rows(records: readonly RunRecord[], sc: Scenario): Row[] {
       for (const [k, v] of Object.entries(c.causes)) tasks.causes[k] = (tasks.causes[k] ?? 0) + v;
     }
     const rate = median(all.flatMap((r) => (r.rate === undefined ? [] : [r.rate])));
-    const failures = all.filter((r) => r.status !== 'ok' || r.note).map((r) => `round ${r.round}: ${r.status}${r.note ? ` (${r.note})` : ''}`);
+    const failures = all
+      .filter((r) => r.status !== 'ok' || r.note)
+      .map((r) => `round ${r.round}: ${r.status}${r.note ? ` (${r.note})` : ''}`);
     return { strategy, runs: all.length, ok: ok.length, ...(rate !== undefined ? { rate } : {}), phases, tasks, failures };
   });
 }
@@ -85,7 +108,11 @@ function columns<S extends object>(xs: readonly S[]): { keys: string[]; rows: un
 
 /** The records as written to the JSON: every time series in columns. */
 export function compactRecords(records: readonly RunRecord[]): unknown[] {
-  return records.map((r) => ({ ...r, sim: columns(r.sim), ...(r.child ? { child: { ...r.child, series: columns(r.child.series) } } : {}) }));
+  return records.map((r) => ({
+    ...r,
+    sim: columns(r.sim),
+    ...(r.child ? { child: { ...r.child, series: columns(r.child.series) } } : {}),
+  }));
 }
 
 const sec = (ms: number | undefined) => fixed(ms === undefined ? undefined : ms / 1000, 1);
@@ -111,8 +138,17 @@ export function checks(table: readonly Row[], records: readonly RunRecord[], sc:
   return [
     {
       claim: `zero tasks lost: in every run of every strategy, pulled = completed + failed (nothing aborted); ${adaptive} failed none`,
-      pass: batch.length > 0 && batch.every((r) => r.ok === r.runs && r.tasks.lost === 0 && r.tasks.aborted === 0) && a !== undefined && a.tasks.failed === 0,
-      detail: batch.map((r) => `${r.strategy} ${r.tasks.completed}+${r.tasks.failed}/${r.tasks.pulled}${r.tasks.lost ? `, ${r.tasks.lost} lost` : ''}${r.ok < r.runs ? `, ${r.runs - r.ok} run(s) failed: ${r.failures.join('; ')}` : ''}`).join('; '),
+      pass:
+        batch.length > 0 &&
+        batch.every((r) => r.ok === r.runs && r.tasks.lost === 0 && r.tasks.aborted === 0) &&
+        a !== undefined &&
+        a.tasks.failed === 0,
+      detail: batch
+        .map(
+          (r) =>
+            `${r.strategy} ${r.tasks.completed}+${r.tasks.failed}/${r.tasks.pulled}${r.tasks.lost ? `, ${r.tasks.lost} lost` : ''}${r.ok < r.runs ? `, ${r.runs - r.ok} run(s) failed: ${r.failures.join('; ')}` : ''}`,
+        )
+        .join('; '),
       structural: true,
     },
     {
@@ -130,7 +166,10 @@ export function checks(table: readonly Row[], records: readonly RunRecord[], sc:
     {
       claim: `${adaptive}: back within ±10% of steady throughput ≤ 3 s after each capacity change`,
       pass: phases.length > 1 && phases.slice(1).every((p) => p.recoveryMs !== undefined && p.recoveryMs <= 3000),
-      detail: phases.slice(1).map((p, i) => `phase ${i + 2} (C_s=${p.capacity}) ${sec(p.recoveryMs)} s`).join(', '),
+      detail: phases
+        .slice(1)
+        .map((p, i) => `phase ${i + 2} (C_s=${p.capacity}) ${sec(p.recoveryMs)} s`)
+        .join(', '),
       structural: false,
     },
     {
@@ -154,33 +193,56 @@ export function markdown(table: readonly Row[], sc: Scenario, runs: number): str
       `overload penalty ${sc.overloadPenalty}; online users ${sc.onlineRate} req/s throughout. Steady part of a phase: its last ` +
       `${fixed((1 - sc.transientShare) * 100, 0)}%.`,
     '',
-    ...table.map((r) => `- **${label(r)}**: ${describe(r.strategy)}${r.rate !== undefined ? ` — the best fixed k's phase-1 throughput` : ''}`),
+    ...table.map(
+      (r) => `- **${label(r)}**: ${describe(r.strategy)}${r.rate !== undefined ? ` — the best fixed k's phase-1 throughput` : ''}`,
+    ),
     '',
     `**Batch throughput** (req/s over the steady part; ÷ the best fixed k of the same round and phase; 503s in the whole phase), phases ${ph.join(', ')}:`,
     '',
     head('req/s # | ÷ best | 503s #'),
     rule(3),
-    ...batch.map((r) => `| ${label(r)} | ${r.phases.map((p) => `${fixed(p.throughput, 0)} | ${fixed(p.thrRatio, 2)} | ${fixed(p.rejected, 0)}`).join(' | ')} |`),
+    ...batch.map(
+      (r) =>
+        `| ${label(r)} | ${r.phases.map((p) => `${fixed(p.throughput, 0)} | ${fixed(p.thrRatio, 2)} | ${fixed(p.rejected, 0)}`).join(' | ')} |`,
+    ),
     '',
     '**Online users** (steady part: p50 / p99 ms; p99 ÷ no batch of the same round):',
     '',
     head('p50 / p99 # | ÷ none'),
     rule(2),
-    ...table.map((r) => `| ${label(r)} | ${r.phases.map((p) => `${fixed(p.onlineP50, 1)} / ${fixed(p.onlineP99, 1)} | ${fixed(p.p99Ratio, 2)}`).join(' | ')} |`),
+    ...table.map(
+      (r) =>
+        `| ${label(r)} | ${r.phases.map((p) => `${fixed(p.onlineP50, 1)} / ${fixed(p.onlineP99, 1)} | ${fixed(p.p99Ratio, 2)}`).join(' | ')} |`,
+    ),
     '',
     "**The client** (HTTP requests outstanding at the service, mean over the steady part; recovery: s from the phase's start to steady ±10%, phase 1: the ramp " +
-      'from the job\'s start) **and tasks** (all rounds):',
+      "from the job's start) **and tasks** (all rounds):",
     '',
     `| strategy | requests out ${sc.capacities.map((_, i) => i + 1).join(' / ')} | recovery s ${sc.capacities.map((_, i) => i + 1).join(' / ')} | pulled | completed | failed | lost |`,
     '|---|---:|---:|---:|---:|---:|---:|',
-    ...batch.map((r) => `| ${label(r)} | ${r.phases.map((p) => fixed(p.outstanding, 1)).join(' / ')} | ${r.phases.map((p) => sec(p.recoveryMs)).join(' / ')} | ` +
-      `${r.tasks.pulled} | ${r.tasks.completed} | ${r.tasks.failed} | ${r.tasks.lost + r.tasks.aborted} |`),
+    ...batch.map(
+      (r) =>
+        `| ${label(r)} | ${r.phases.map((p) => fixed(p.outstanding, 1)).join(' / ')} | ${r.phases.map((p) => sec(p.recoveryMs)).join(' / ')} | ` +
+        `${r.tasks.pulled} | ${r.tasks.completed} | ${r.tasks.failed} | ${r.tasks.lost + r.tasks.aborted} |`,
+    ),
   ];
   const causes = batch.filter((r) => Object.keys(r.tasks.causes).length > 0);
-  if (causes.length) lines.push('', ...causes.map((r) => `- ${r.strategy} failures: ${Object.entries(r.tasks.causes).map(([k, v]) => `${v}× ${k}`).join('; ')}`));
+  if (causes.length)
+    lines.push(
+      '',
+      ...causes.map(
+        (r) =>
+          `- ${r.strategy} failures: ${Object.entries(r.tasks.causes)
+            .map(([k, v]) => `${v}× ${k}`)
+            .join('; ')}`,
+      ),
+    );
   const failed = table.filter((r) => r.failures.length > 0);
   if (failed.length) lines.push('', ...failed.map((r) => `- ${r.strategy}: ${r.failures.join('; ')}`));
-  lines.push('', 'Online latencies count timeouts at 2 s; rejections are errors, not latencies. Recovery: the end of the first 1 s window',
-    "from which every 1 s window of the phase stays within ±10% of the phase's steady throughput.");
+  lines.push(
+    '',
+    'Online latencies count timeouts at 2 s; rejections are errors, not latencies. Recovery: the end of the first 1 s window',
+    "from which every 1 s window of the phase stays within ±10% of the phase's steady throughput.",
+  );
   return lines.join('\n');
 }

@@ -18,8 +18,7 @@ import type { ChildReport, OnlinePhase, RunRecord, Scenario } from './types.js';
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 const DRAIN_MS = 15_000;
 
-const sleepUntil = (at: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
+const sleepUntil = (at: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
 
 export async function runOnce(strategy: string, round: number, sc: Scenario, rate?: number): Promise<RunRecord> {
   const base = { round, strategy, ...(rate !== undefined ? { rate } : {}) };
@@ -85,7 +84,14 @@ export async function runOnce(strategy: string, round: number, sc: Scenario, rat
       ...(lost !== 0 ? [`${lost} task(s) pulled without an outcome`] : []),
       ...(report.aborted > 0 ? [`drain took over ${DRAIN_MS} ms: ${report.aborted} aborted`] : []),
     ];
-    return { ...base, status: lost !== 0 ? 'lost' : 'ok', ...(notes.length ? { note: notes.join('; ') } : {}), child: report, sim: series, online: phases };
+    return {
+      ...base,
+      status: lost !== 0 ? 'lost' : 'ok',
+      ...(notes.length ? { note: notes.join('; ') } : {}),
+      child: report,
+      sim: series,
+      online: phases,
+    };
   } catch (error) {
     return { ...base, status: 'crash', note: (error as Error).message, sim: [], online: [] };
   } finally {

@@ -61,14 +61,22 @@ export async function runAdaptive(o: AdaptiveOptions): Promise<ScenarioReport> {
   const sc = settings(o.quick, o.phaseMs);
   const strategies = [...(o.strategies ?? SCENARIO_STRATEGIES)];
   if (!strategies.includes('none')) strategies.unshift('none');
-  const adaptive = strategies.includes(ADAPTIVE_DEFAULT) ? ADAPTIVE_DEFAULT : (strategies.find((s) => kindOf(s) === 'adaptive') ?? ADAPTIVE_DEFAULT);
+  const adaptive = strategies.includes(ADAPTIVE_DEFAULT)
+    ? ADAPTIVE_DEFAULT
+    : (strategies.find((s) => kindOf(s) === 'adaptive') ?? ADAPTIVE_DEFAULT);
   const records: RunRecord[] = [];
   for (let round = 1; round <= o.runs; round++) {
     const order = [
       ...strategies.filter((s) => kindOf(s) === 'none'),
-      ...rotate(strategies.filter((s) => kindOf(s) === 'fixed'), round - 1),
+      ...rotate(
+        strategies.filter((s) => kindOf(s) === 'fixed'),
+        round - 1,
+      ),
       ...strategies.filter((s) => kindOf(s) === 'throttle'),
-      ...rotate(strategies.filter((s) => kindOf(s) === 'adaptive'), round - 1),
+      ...rotate(
+        strategies.filter((s) => kindOf(s) === 'adaptive'),
+        round - 1,
+      ),
     ];
     for (const strategy of order) {
       const rate = kindOf(strategy) === 'throttle' ? (o.throttleRate ?? throttleRate(records, sc)) : undefined;
@@ -76,9 +84,16 @@ export async function runAdaptive(o: AdaptiveOptions): Promise<ScenarioReport> {
       const rec = await runOnce(strategy, round, sc, rate);
       const took = ((performance.now() - t0) / 1000).toFixed(1);
       records.push(rec);
-      const show = phaseMetrics(rec, sc).map((p) => `C${p.capacity}: ${p.throughput?.toFixed(0) ?? '-'}/s out ${p.outstanding?.toFixed(1) ?? '-'} ` +
-        `503 ${p.rejected ?? '-'} p99 ${p.onlineP99?.toFixed(0) ?? '-'} rec ${p.recoveryMs === undefined ? '-' : (p.recoveryMs / 1000).toFixed(1)}`).join(' | ');
-      o.log(`adaptive [round ${round}] ${strategy}${rate !== undefined ? ` @${rate}/s` : ''} (${took} s): ${rec.status}${rec.note ? ` (${rec.note})` : ''} ${show}`);
+      const show = phaseMetrics(rec, sc)
+        .map(
+          (p) =>
+            `C${p.capacity}: ${p.throughput?.toFixed(0) ?? '-'}/s out ${p.outstanding?.toFixed(1) ?? '-'} ` +
+            `503 ${p.rejected ?? '-'} p99 ${p.onlineP99?.toFixed(0) ?? '-'} rec ${p.recoveryMs === undefined ? '-' : (p.recoveryMs / 1000).toFixed(1)}`,
+        )
+        .join(' | ');
+      o.log(
+        `adaptive [round ${round}] ${strategy}${rate !== undefined ? ` @${rate}/s` : ''} (${took} s): ${rec.status}${rec.note ? ` (${rec.note})` : ''} ${show}`,
+      );
     }
   }
   const table = rows(records, sc);
@@ -91,10 +106,10 @@ export async function runAdaptive(o: AdaptiveOptions): Promise<ScenarioReport> {
       `phase, queue bound ${sc.queueBound} answering 503 + Retry-After ${sc.retryAfterS} s, overload penalty ${sc.overloadPenalty}), with online users ` +
       `sending ${sc.onlineRate} req/s open loop throughout from the bench process. The job knows nothing of C_s. Held equal: the job (one sluice ` +
       'io stage behind `service()` with the default timeout, retries and Retry-After handling, over the same agent), the simulator, the online ' +
-      'load and the phase schedule; only the service\'s limit differs. Every run is a fresh simulator and a fresh strategy process, with no ' +
+      "load and the phase schedule; only the service's limit differs. Every run is a fresh simulator and a fresh strategy process, with no " +
       'warm-up of the limit (phase 1 includes the ramp from its initial value); the endless input is stopped after the last phase and ' +
       'drained. Each round runs the no-batch baseline, the fixed k (rotated per round), the req/s throttle (its rate: the median over the ' +
-      'rounds so far of the best fixed k\'s phase-1 throughput), then the adaptive ones. Per-phase figures over the steady part (the ' +
+      "rounds so far of the best fixed k's phase-1 throughput), then the adaptive ones. Per-phase figures over the steady part (the " +
       `last ${Math.round((1 - sc.transientShare) * 100)}% of the phase); ratios paired within a round, medians over rounds.`,
     markdown: markdown(table, sc, o.runs),
     checks: checks(table, records, sc, adaptive, bounds),
@@ -103,4 +118,5 @@ export async function runAdaptive(o: AdaptiveOptions): Promise<ScenarioReport> {
   };
 }
 
-export const scenario: SuiteScenario = (options) => runAdaptive({ runs: Math.max(1, options.runs), quick: options.quick, log: options.log });
+export const scenario: SuiteScenario = (options) =>
+  runAdaptive({ runs: Math.max(1, options.runs), quick: options.quick, log: options.log });

@@ -55,7 +55,7 @@ export function describe(name: string): string {
     vegas: "`limit: 'vegas'` with its defaults (VEGAS_DEFAULTS)",
     gradient2: "`limit: 'gradient2'` with its defaults",
     'gradient2-windowed': "`createLimit('gradient2', { windowed: { windowMs: 100, minSamples: 5, percentile: 0.5 } })`",
-    'vegas-netflix': 'vegasLimit with Netflix\'s parameters: alpha 3, beta 6, smoothing 1, probeMultiplier 30',
+    'vegas-netflix': "vegasLimit with Netflix's parameters: alpha 3, beta 6, smoothing 1, probeMultiplier 30",
   };
   return known[name] ?? `experimental variant (bench/adaptive/strategies.ts)`;
 }
@@ -90,7 +90,9 @@ export function limitOf(name: string): ServiceOptions['limit'] {
   const variant = VARIANTS[name]?.() ?? experiment(name);
   if (variant) return variant;
   if (name === 'aimd' || name === 'vegas' || name === 'gradient2' || name === 'fixed') return name;
-  throw new Error(`unknown strategy "${name}": expected none, fixed-K, throttle, aimd, vegas, gradient2 or one of ${Object.keys(VARIANTS).join(', ')}`);
+  throw new Error(
+    `unknown strategy "${name}": expected none, fixed-K, throttle, aimd, vegas, gradient2 or one of ${Object.keys(VARIANTS).join(', ')}`,
+  );
 }
 
 /**
@@ -109,10 +111,14 @@ export function tokenBucket(ratePerSecond: number): { take(signal?: AbortSignal)
       if (wait < 0.5) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, wait);
-        signal?.addEventListener('abort', () => {
-          clearTimeout(timer);
-          reject(signal.reason);
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          },
+          { once: true },
+        );
       });
     },
   };

@@ -67,7 +67,6 @@ async function drain(v: Variant, n: number): Promise<{ wallMs: number; cpuMs: nu
   return { wallMs, cpuMs: cpuMsOf(process.cpuUsage(cpu0)), failed };
 }
 
-
 /** Median over rounds of f(a's sample, b's sample), both from the same round. */
 function paired(samples: readonly Sample[], a: string, b: string, f: (x: Sample, y: Sample) => number): number | undefined {
   const xs: number[] = [];
@@ -101,7 +100,9 @@ export async function measureBridge(o: BridgeOptions) {
       for (const v of rotate(variants, round - 1)) {
         const r = await drain(v, v.n);
         samples.push({ round, variant: v.name, n: v.n, ...r });
-        o.log(`  [round ${round}] ${v.name} N=${v.n}: ${r.wallMs.toFixed(0)} ms wall, ${r.cpuMs.toFixed(0)} ms CPU${r.failed ? `, ${r.failed} failed` : ''}`);
+        o.log(
+          `  [round ${round}] ${v.name} N=${v.n}: ${r.wallMs.toFixed(0)} ms wall, ${r.cpuMs.toFixed(0)} ms CPU${r.failed ? `, ${r.failed} failed` : ''}`,
+        );
       }
     }
   } finally {

@@ -34,15 +34,36 @@ function settle(t: Task, p: Promise<unknown>): Promise<void> {
 }
 
 export async function promiseAll(ids: readonly number[], t: Task): Promise<void> {
-  await Promise.all(ids.map((id) => settle(t, t.fetch(id).then((body) => t.process(body)))));
+  await Promise.all(
+    ids.map((id) =>
+      settle(
+        t,
+        t.fetch(id).then((body) => t.process(body)),
+      ),
+    ),
+  );
 }
 
 export async function plimitUnbounded(limit: LimitFunction, ids: readonly number[], t: Task): Promise<void> {
-  await Promise.all(ids.map((id) => settle(t, limit(() => t.fetch(id)).then((body) => t.process(body)))));
+  await Promise.all(
+    ids.map((id) =>
+      settle(
+        t,
+        limit(() => t.fetch(id)).then((body) => t.process(body)),
+      ),
+    ),
+  );
 }
 
 export async function plimitAwait(limit: LimitFunction, ids: readonly number[], t: Task): Promise<void> {
-  await Promise.all(ids.map((id) => settle(t, limit(async () => t.process(await t.fetch(id))))));
+  await Promise.all(
+    ids.map((id) =>
+      settle(
+        t,
+        limit(async () => t.process(await t.fetch(id))),
+      ),
+    ),
+  );
 }
 
 /**
@@ -51,7 +72,9 @@ export async function plimitAwait(limit: LimitFunction, ids: readonly number[], 
  * tsx's require hook; a compiled one needs nothing.
  */
 export function rawPool(worker: URL, threads: number): Piscina {
-  const execArgv = worker.pathname.endsWith('.ts') ? [...process.execArgv, '--require', createRequire(import.meta.url).resolve('tsx/cjs')] : [];
+  const execArgv = worker.pathname.endsWith('.ts')
+    ? [...process.execArgv, '--require', createRequire(import.meta.url).resolve('tsx/cjs')]
+    : [];
   return new Piscina({
     filename: fileURLToPath(worker),
     minThreads: threads,

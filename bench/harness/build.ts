@@ -31,7 +31,9 @@ interface OnResolveArgs {
 }
 interface EsbuildPlugin {
   name: string;
-  setup(build: { onResolve(options: { filter: RegExp }, callback: (args: OnResolveArgs) => { path: string; external: boolean }): void }): void;
+  setup(build: {
+    onResolve(options: { filter: RegExp }, callback: (args: OnResolveArgs) => { path: string; external: boolean }): void;
+  }): void;
 }
 interface Esbuild {
   build(options: Record<string, unknown> & { plugins: EsbuildPlugin[] }): Promise<{ errors: unknown[] }>;

@@ -87,7 +87,12 @@ export function machineBusyMs(): number {
 
 /** The last stderr line that mentions an error, else `fallback`: one line for a failed run's note. */
 export function lastError(stderr: string, fallback: string): string {
-  const line = stderr.trim().split('\n').filter((l) => /error/i.test(l)).pop() ?? fallback;
+  const line =
+    stderr
+      .trim()
+      .split('\n')
+      .filter((l) => /error/i.test(l))
+      .pop() ?? fallback;
   return line.trim().slice(0, 200);
 }
 
@@ -177,7 +182,9 @@ export function startChild(o: ChildOptions): Child {
         const take = (payload: string): void => settle(payload);
         queue.push(take);
         const limit =
-          timeoutMs !== undefined ? setTimeout(() => settle(undefined, new ChildLineError('timeout', `no "${tag}" within ${timeoutMs} ms`)), timeoutMs) : undefined;
+          timeoutMs !== undefined
+            ? setTimeout(() => settle(undefined, new ChildLineError('timeout', `no "${tag}" within ${timeoutMs} ms`)), timeoutMs)
+            : undefined;
         void exited.then((e) =>
           settle(undefined, new ChildLineError('exit', `child exited (${e.code ?? e.signal}) before "${tag}": ${lastError(e.stderr, '')}`)),
         );

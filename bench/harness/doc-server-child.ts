@@ -30,7 +30,11 @@ function printCounters(): Promise<void> {
   const cpuMs = cpuMsOf(process.cpuUsage(ready));
   const cs = servers.map((s) => s.counters());
   const sum = (f: (c: (typeof cs)[number]) => number) => cs.reduce((a, c) => a + f(c), 0);
-  const counters = { requests: sum((c) => c.requests), inFlight: sum((c) => c.inFlight), peakInFlight: Math.max(...cs.map((c) => c.peakInFlight)) };
+  const counters = {
+    requests: sum((c) => c.requests),
+    inFlight: sum((c) => c.inFlight),
+    peakInFlight: Math.max(...cs.map((c) => c.peakInFlight)),
+  };
   return emit('COUNTERS', { ...counters, cpuMs });
 }
 

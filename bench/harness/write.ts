@@ -17,7 +17,10 @@ export function machine(): string {
 
 export async function writeScenario(report: ScenarioReport, dir: URL, meta: { command: string; elapsedMs: number }): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL(`${report.name}.json`, dir), `${JSON.stringify({ meta: { ...meta, machine: machine(), date: new Date().toISOString() }, checks: report.checks, data: report.json }, null, 2)}\n`);
+  writeFileSync(
+    new URL(`${report.name}.json`, dir),
+    `${JSON.stringify({ meta: { ...meta, machine: machine(), date: new Date().toISOString() }, checks: report.checks, data: report.json }, null, 2)}\n`,
+  );
   for (const chart of report.charts) writeFileSync(new URL(chart.file, dir), await renderSvg(chart.spec));
   const checks = report.checks.map(
     (c) => `- ${c.pass ? 'PASS' : c.structural ? '**FAIL**' : 'NOT MET'}${c.structural ? '' : ' (target)'}: ${c.claim} — ${c.detail}`,

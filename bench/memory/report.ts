@@ -111,10 +111,19 @@ export function growth(cells: readonly Cell[], strategy: StrategyName, ns: reado
   }
   if (lo?.peakRssMiB === undefined || hi?.peakRssMiB === undefined) return { text: 'no completed run to compare' };
   const ratio = hi.peakRssMiB / lo.peakRssMiB;
-  return { ratio, text: `${int(hi.peakRssMiB)} MiB at N = ${int(hi.n)} ÷ ${int(lo.peakRssMiB)} MiB at N = ${int(lo.n)} = ${ratio.toFixed(2)}×` };
+  return {
+    ratio,
+    text: `${int(hi.peakRssMiB)} MiB at N = ${int(hi.n)} ÷ ${int(lo.peakRssMiB)} MiB at N = ${int(lo.n)} = ${ratio.toFixed(2)}×`,
+  };
 }
 
-export function checks(records: readonly RunRecord[], cells: readonly Cell[], strategies: readonly StrategyName[], ns: readonly number[], rssTarget: number): Check[] {
+export function checks(
+  records: readonly RunRecord[],
+  cells: readonly Cell[],
+  strategies: readonly StrategyName[],
+  ns: readonly number[],
+  rssTarget: number,
+): Check[] {
   const sluice = records.filter((r) => r.strategy === 'sluice');
   const out: Check[] = [];
   const perN = ns.map((n) => {
@@ -123,9 +132,15 @@ export function checks(records: readonly RunRecord[], cells: readonly Cell[], st
   });
   const within = sluice.length > 0 && sluice.every((r) => r.bound !== undefined && r.peakBuffered <= r.bound);
   out.push({
-    claim: 'sluice: peak buffered payloads (stats().buffered.peak) ≤ its bound (non-last stage capacities + buffer bounds) at every N, in every run',
+    claim:
+      'sluice: peak buffered payloads (stats().buffered.peak) ≤ its bound (non-last stage capacities + buffer bounds) at every N, in every run',
     pass: within,
-    detail: perN.map((p) => `N = ${int(p.n)}: peak ${p.rs.length ? p.peak : '–'} ≤ bound ${p.bounds.map((b) => b ?? '?').join('/')} (${p.rs.length} run${p.rs.length === 1 ? '' : 's'})`).join('; '),
+    detail: perN
+      .map(
+        (p) =>
+          `N = ${int(p.n)}: peak ${p.rs.length ? p.peak : '–'} ≤ bound ${p.bounds.map((b) => b ?? '?').join('/')} (${p.rs.length} run${p.rs.length === 1 ? '' : 's'})`,
+      )
+      .join('; '),
     structural: true,
   });
   const bounds = new Set(sluice.map((r) => r.bound));
@@ -152,7 +167,9 @@ export function checks(records: readonly RunRecord[], cells: readonly Cell[], st
     detail:
       lost.length === 0
         ? perN.map((p) => `N = ${int(p.n)}: ${p.rs.map((r) => int(r.completed)).join(', ')} completed`).join('; ')
-        : lost.map((r) => `N = ${int(r.n)} round ${r.round + 1}: ${r.status}, ${int(r.completed)} completed${r.note ? ` (${r.note})` : ''}`).join('; '),
+        : lost
+            .map((r) => `N = ${int(r.n)} round ${r.round + 1}: ${r.status}, ${int(r.completed)} completed${r.note ? ` (${r.note})` : ''}`)
+            .join('; '),
     structural: true,
   });
   const g = growth(cells, 'sluice', ns);
@@ -160,7 +177,10 @@ export function checks(records: readonly RunRecord[], cells: readonly Cell[], st
   // what the step between the two largest Ns was too.
   const rssAt = (n: number | undefined) => cells.find((c) => c.strategy === 'sluice' && c.n === n)?.peakRssMiB;
   const [prev, top] = [rssAt(ns[ns.length - 2]), rssAt(ns[ns.length - 1])];
-  const step = ns.length > 2 && prev !== undefined && top !== undefined ? `; N = ${int(ns[ns.length - 2]!)} → ${int(ns[ns.length - 1]!)}: ${(top / prev).toFixed(2)}×` : '';
+  const step =
+    ns.length > 2 && prev !== undefined && top !== undefined
+      ? `; N = ${int(ns[ns.length - 2]!)} → ${int(ns[ns.length - 1]!)}: ${(top / prev).toFixed(2)}×`
+      : '';
   out.push({
     claim: `sluice: peak RSS at the largest N ÷ at the smallest N ≤ ${rssTarget}×`,
     pass: g.ratio !== undefined && g.ratio <= rssTarget,
@@ -195,7 +215,13 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const KILLED = 'killed at cap';
 const DONE = 'completed';
 
-export function charts(cells: readonly Cell[], strategies: readonly StrategyName[], ns: readonly number[], capMiB: number, sluiceBound: number | undefined): ChartSpec[] {
+export function charts(
+  cells: readonly Cell[],
+  strategies: readonly StrategyName[],
+  ns: readonly number[],
+  capMiB: number,
+  sluiceBound: number | undefined,
+): ChartSpec[] {
   const plotted = cells
     .map((c) => {
       const killed = c.completedRuns === 0 && c.killedRuns > 0;
@@ -239,14 +265,27 @@ export function charts(cells: readonly Cell[], strategies: readonly StrategyName
     title: 'Peak RSS vs N',
     spec: {
       $schema: SCHEMA,
-      title: { text: 'Peak RSS vs N (median of rounds)', subtitle: `fetch 256 KiB per task; dashed line: the RSS cap (${int(capMiB)} MiB), where a run is killed` },
+      title: {
+        text: 'Peak RSS vs N (median of rounds)',
+        subtitle: `fetch 256 KiB per task; dashed line: the RSS cap (${int(capMiB)} MiB), where a run is killed`,
+      },
       width: 560,
       height: 260,
       data: { values: plotted },
       layer: [
-        { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: 'rssMiB', type: 'quantitative', title: 'peak RSS (MiB)' }, color, strokeDash: dash } },
-        { mark: { type: 'point', filled: true, size: 90, opacity: 1 }, encoding: { x, y: { field: 'rssMiB', type: 'quantitative' }, color, shape } },
-        { data: { values: [{ cap: capMiB }] }, mark: { type: 'rule', strokeDash: [5, 4], color: '#888' }, encoding: { y: { field: 'cap', type: 'quantitative' } } },
+        {
+          mark: { type: 'line', strokeWidth: 2 },
+          encoding: { x, y: { field: 'rssMiB', type: 'quantitative', title: 'peak RSS (MiB)' }, color, strokeDash: dash },
+        },
+        {
+          mark: { type: 'point', filled: true, size: 90, opacity: 1 },
+          encoding: { x, y: { field: 'rssMiB', type: 'quantitative' }, color, shape },
+        },
+        {
+          data: { values: [{ cap: capMiB }] },
+          mark: { type: 'rule', strokeDash: [5, 4], color: '#888' },
+          encoding: { y: { field: 'cap', type: 'quantitative' } },
+        },
         {
           data: { values: killedLabels },
           mark: { type: 'text', align: 'right', dx: -10, fontSize: 10 },
@@ -282,7 +321,13 @@ export function charts(cells: readonly Cell[], strategies: readonly StrategyName
         { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: bufferedY, color, strokeDash: dash } },
         { mark: { type: 'point', filled: true, size: 90, opacity: 1 }, encoding: { x, y: bufferedY, color, shape } },
         ...(sluiceBound !== undefined
-          ? [{ data: { values: [{ bound: sluiceBound }] }, mark: { type: 'rule', strokeDash: [5, 4], color: '#888' }, encoding: { y: { field: 'bound', type: 'quantitative' } } }]
+          ? [
+              {
+                data: { values: [{ bound: sluiceBound }] },
+                mark: { type: 'rule', strokeDash: [5, 4], color: '#888' },
+                encoding: { y: { field: 'bound', type: 'quantitative' } },
+              },
+            ]
           : []),
       ],
     },

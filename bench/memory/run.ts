@@ -84,7 +84,13 @@ export async function runOnce(o: RunOptions): Promise<RunRecord> {
   const e = await child.exited;
   const closedAt = performance.now();
   const sampled = e.sampledPeakRssMiB;
-  const base = { strategy: o.strategy, n: o.n, round: o.round, sampledPeakRssMiB: sampled, ...(startRssMiB !== undefined ? { startRssMiB } : {}) };
+  const base = {
+    strategy: o.strategy,
+    n: o.n,
+    round: o.round,
+    sampledPeakRssMiB: sampled,
+    ...(startRssMiB !== undefined ? { startRssMiB } : {}),
+  };
   if (e.killed !== undefined || result === undefined) {
     const killed = e.killed === 'rss-limit' ? 'killed' : e.killed;
     const note =

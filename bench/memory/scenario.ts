@@ -119,7 +119,14 @@ export const scenario: Scenario = async (options) => {
     "task's promise and p-limit entry up front, and each stays until its task has run. sluice pulls the next id only when",
     'the fetch stage can admit it, so what it holds does not depend on N.',
   ];
-  const markdown = [table(cells, RSS_CAP_MIB), '', `Peak RSS, largest N against smallest:`, '', ...growthLines, ...(strategies.includes('plimit-await') ? notes : [])].join('\n');
+  const markdown = [
+    table(cells, RSS_CAP_MIB),
+    '',
+    `Peak RSS, largest N against smallest:`,
+    '',
+    ...growthLines,
+    ...(strategies.includes('plimit-await') ? notes : []),
+  ].join('\n');
 
   return {
     name: 'memory',

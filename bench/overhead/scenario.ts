@@ -42,7 +42,6 @@ interface Sample extends Timed {
   readonly order: number;
 }
 
-
 export const scenario: Scenario = async (options) => {
   const runs = Math.max(1, options.runs);
   const scale = options.quick ? 0.2 : 1;
@@ -50,7 +49,9 @@ export const scenario: Scenario = async (options) => {
   const tenthMs = Math.round(rate / 10);
   const oneUs = Math.round(rate / 1000);
   const ioTask = async (x: number): Promise<number> => burn(oneUs) ^ x;
-  options.log(`overhead: ${rate.toFixed(0)} loop iterations/ms; 0.1 ms task = ${tenthMs}, 1 µs io task = ${oneUs} iterations; ${runs} round(s)`);
+  options.log(
+    `overhead: ${rate.toFixed(0)} loop iterations/ms; 0.1 ms task = ${tenthMs}, 1 µs io task = ${oneUs} iterations; ${runs} round(s)`,
+  );
 
   const workloads: Workload[] = [
     {
@@ -87,7 +88,9 @@ export const scenario: Scenario = async (options) => {
         for (const [k, v] of order.entries()) {
           const t = await v.run(w.n);
           samples.push({ round, workload: w.name, tool: v.tool, order: k, ...t });
-          options.log(`overhead [round ${round}] ${w.name} ${v.tool}: ${fixed((t.wallMs / t.n) * 1000, 2)} µs/task, ${t.completed}/${t.n} done`);
+          options.log(
+            `overhead [round ${round}] ${w.name} ${v.tool}: ${fixed((t.wallMs / t.n) * 1000, 2)} µs/task, ${t.completed}/${t.n} done`,
+          );
         }
       }
     }
@@ -132,7 +135,7 @@ export const scenario: Scenario = async (options) => {
     ),
     '',
     `µs/task = wall ÷ tasks (on T threads for cpu: the floor for 0.1 ms tasks is 100 ÷ ${THREADS} = ${100 / THREADS} µs). ` +
-      'CPU = the process\'s CPU clock (main thread and workers, user + sys) ÷ tasks.',
+      "CPU = the process's CPU clock (main thread and workers, user + sys) ÷ tasks.",
     '',
     `raw cpu = Piscina (min = max = ${THREADS} threads, one task per thread) fed by ${THREADS} lanes, each pulling the next input and ` +
       `awaiting \`limit(() => pool.run(x))\` with p-limit(${THREADS}). raw io = ${CONCURRENCY} lanes awaiting \`limit(fn, x)\` with ` +
@@ -211,7 +214,16 @@ export const scenario: Scenario = async (options) => {
     checks,
     charts: [{ file: 'overhead-per-task.svg', title: 'µs per task, raw vs sluice', spec: chart }],
     json: {
-      config: { threads: THREADS, concurrency: CONCURRENCY, runs, quick: options.quick, itersPerMs: rate, tenthMsIters: tenthMs, oneUsIters: oneUs, node: process.version },
+      config: {
+        threads: THREADS,
+        concurrency: CONCURRENCY,
+        runs,
+        quick: options.quick,
+        itersPerMs: rate,
+        tenthMsIters: tenthMs,
+        oneUsIters: oneUs,
+        node: process.version,
+      },
       rows,
       samples,
     },

@@ -55,7 +55,11 @@ async function timed(n: number, body: () => Promise<{ completed: number; failed:
 }
 
 /** `lanes` loops pulling from one iterator, each awaiting its call before pulling again. */
-async function lanes(it: Iterator<number>, width: number, call: (x: number) => Promise<unknown>): Promise<{ completed: number; failed: number }> {
+async function lanes(
+  it: Iterator<number>,
+  width: number,
+  call: (x: number) => Promise<unknown>,
+): Promise<{ completed: number; failed: number }> {
   let [completed, failed] = [0, 0];
   const lane = async () => {
     for (let r = it.next(); r.done !== true; r = it.next()) {
@@ -71,7 +75,10 @@ async function lanes(it: Iterator<number>, width: number, call: (x: number) => P
   return { completed, failed };
 }
 
-async function drain<R>(ex: Executor<number, R>, input: Iterable<number>): Promise<{ completed: number; failed: number; peakRunning: number }> {
+async function drain<R>(
+  ex: Executor<number, R>,
+  input: Iterable<number>,
+): Promise<{ completed: number; failed: number; peakRunning: number }> {
   let [completed, failed] = [0, 0];
   for await (const o of ex.run(input)) {
     if (o.ok) completed += 1;

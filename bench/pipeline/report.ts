@@ -49,11 +49,11 @@ export function markdown(table: readonly Row[], shapes: readonly CalibratedShape
       `Machine noise: median CPU used by other processes during the runs: ${fixed(noise, 0)}% of the 2 cores.`,
     '',
     '- **÷ bound**: median wall ÷ max(N·L/k, N·C/T), with C the calibrated CPU time of the step (the same for every strategy).',
-    '- **÷ sluice**: this strategy\'s wall ÷ sluice\'s in the same round, median over rounds (> 1: slower than sluice).',
-    '- **CPU ms/task**: CPU of the strategy process over the timed run ÷ N, plus the doc server\'s CPU per request: what a task ' +
+    "- **÷ sluice**: this strategy's wall ÷ sluice's in the same round, median over rounds (> 1: slower than sluice).",
+    "- **CPU ms/task**: CPU of the strategy process over the timed run ÷ N, plus the doc server's CPU per request: what a task " +
       'costs the 2-core machine in all (HTTP, copies, hand-off, and the CPU step). **÷ machine**: wall ÷ max(bound, N × CPU ms/task ÷ 2), ' +
-      'per run, median: the formula bound leaves out the main thread\'s and the server\'s CPU, which share the same 2 cores.',
-    '- **C ms (threads)**: the worker threads\' own CPU time per task (CPU clock from first task to last ÷ tasks; n/a on the main thread); ' +
+      "per run, median: the formula bound leaves out the main thread's and the server's CPU, which share the same 2 cores.",
+    "- **C ms (threads)**: the worker threads' own CPU time per task (CPU clock from first task to last ÷ tasks; n/a on the main thread); " +
       'above the calibrated C when the threads share the cores with the main thread and the server.',
     '- **peak buffered**: payloads fetched and not yet started on a CPU (sluice: `stats().buffered.peak`; raw Piscina: in the pool ' +
       'beyond T; on the main thread the CPU step starts in the same microtask, so their pile-up shows as **peak fetches** in flight instead).',
@@ -111,14 +111,19 @@ export function checks(records: readonly RunRecord[], table: readonly Row[], sha
 export function chart(table: readonly Row[], shapes: readonly CalibratedShape[], strategies: readonly StrategyName[]): ChartSpec {
   const failed = table.filter((r) => r.ratio === undefined).map((r) => `${r.shape} ${r.strategy}`);
   const values = table.flatMap((r) =>
-    r.ratio === undefined ? [] : [{ shape: r.shape, strategy: r.strategy, ratio: Number(r.ratio.toFixed(3)), wallMs: Math.round(r.wallMs!) }],
+    r.ratio === undefined
+      ? []
+      : [{ shape: r.shape, strategy: r.strategy, ratio: Number(r.ratio.toFixed(3)), wallMs: Math.round(r.wallMs!) }],
   );
   return {
     file: 'pipeline.svg',
     title: 'Pipeline: wall time ÷ bound per shape and strategy',
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: { text: 'Wall time ÷ bound max(N·L/k, N·C/T), median of rounds', subtitle: `lower is better; dashed line: the bound${failed.length > 0 ? `; no bar (every run failed): ${failed.join(', ')}` : ''}` },
+      title: {
+        text: 'Wall time ÷ bound max(N·L/k, N·C/T), median of rounds',
+        subtitle: `lower is better; dashed line: the bound${failed.length > 0 ? `; no bar (every run failed): ${failed.join(', ')}` : ''}`,
+      },
       width: 560,
       height: 260,
       data: { values },

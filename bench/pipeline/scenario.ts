@@ -45,8 +45,8 @@ function method(strategies: readonly StrategyName[], runs: number, quick: boolea
       'strategies are taken within a round, then the median over rounds.',
     `- **Failures**: a run that fails (task errors, crash, timeout, or RSS over ${RSS_LIMIT_MIB} MiB) is shown as failed with ` +
       'its reason and left out of the medians.',
-    '- **Bounds**: the formula bound max(N·L/k, N·C/T) uses the calibrated C. On 2 cores it ignores the main thread\'s CPU ' +
-      '(HTTP parsing, copies, hand-off: about 1.3 ms a task at 256 KiB) and the loopback server\'s (about 0.5 ms), so the ' +
+    "- **Bounds**: the formula bound max(N·L/k, N·C/T) uses the calibrated C. On 2 cores it ignores the main thread's CPU " +
+      "(HTTP parsing, copies, hand-off: about 1.3 ms a task at 256 KiB) and the loopback server's (about 0.5 ms), so the " +
       'report also gives a machine bound, max(formula bound, N × measured CPU per task ÷ 2 cores).',
     '- **Peak RSS**: `process.resourceUsage().maxRSS` of the strategy process (worker threads included), read after the run.',
   ].join('\n');
@@ -60,7 +60,14 @@ export const scenario: Scenario = async (options): Promise<ScenarioReport> => {
   // One server process per payload size (one port per shape), started before the calibration so
   // its Node start-up overlaps it; the calibration counts its thread's CPU time, not wall time.
   const sizes = [...new Set(SHAPES.map((s) => s.sizeBytes))];
-  const serving = Promise.allSettled(sizes.map((size) => startDocServers(SHAPES.filter((s) => s.sizeBytes === size).map((s) => s.latencyMs), size)));
+  const serving = Promise.allSettled(
+    sizes.map((size) =>
+      startDocServers(
+        SHAPES.filter((s) => s.sizeBytes === size).map((s) => s.latencyMs),
+        size,
+      ),
+    ),
+  );
   const stopServers = async () => {
     const all = await serving;
     await Promise.all(all.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
@@ -69,7 +76,12 @@ export const scenario: Scenario = async (options): Promise<ScenarioReport> => {
   try {
     for (const size of sizes) {
       const group = SHAPES.filter((s) => s.sizeBytes === size);
-      calibrateMany(group.map((s) => s.cpuMs), size).forEach((c, i) => cals.set(group[i]!.name, c));
+      calibrateMany(
+        group.map((s) => s.cpuMs),
+        size,
+      ).forEach((c, i) => {
+        cals.set(group[i]!.name, c);
+      });
     }
   } catch (error) {
     await stopServers();
@@ -126,8 +138,12 @@ export const scenario: Scenario = async (options): Promise<ScenarioReport> => {
             ...(Number.isFinite(others) ? { othersCpuPct: (100 * others) / (window * 2) } : {}),
           });
           const r = o.result;
-          const what = r ? `${r.wallMs.toFixed(0)} ms (${(r.wallMs / bound).toFixed(2)}× bound), RSS ${r.maxRssMiB.toFixed(0)} MiB, buffered ${r.peakBuffered}` : '';
-          options.log(`pipeline [round ${round}/${runs}] ${shape.name} ${strategy}: ${o.status} ${what} ${o.note ?? ''} [${(window / 1000).toFixed(1)} s]`);
+          const what = r
+            ? `${r.wallMs.toFixed(0)} ms (${(r.wallMs / bound).toFixed(2)}× bound), RSS ${r.maxRssMiB.toFixed(0)} MiB, buffered ${r.peakBuffered}`
+            : '';
+          options.log(
+            `pipeline [round ${round}/${runs}] ${shape.name} ${strategy}: ${o.status} ${what} ${o.note ?? ''} [${(window / 1000).toFixed(1)} s]`,
+          );
         }
       }
     }

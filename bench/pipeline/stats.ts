@@ -101,7 +101,13 @@ export function vsBestBaseline(records: readonly RunRecord[], shape: string): { 
   const best: string[] = [];
   for (const s of okRuns(records, shape, 'sluice')) {
     const rivals = records.filter(
-      (r) => r.shape === shape && r.round === s.round && r.strategy !== 'sluice' && !UNLIMITED.includes(r.strategy) && r.status === 'ok' && r.result,
+      (r) =>
+        r.shape === shape &&
+        r.round === s.round &&
+        r.strategy !== 'sluice' &&
+        !UNLIMITED.includes(r.strategy) &&
+        r.status === 'ok' &&
+        r.result,
     );
     if (rivals.length === 0) continue;
     const fastest = rivals.reduce((a, b) => (b.result!.wallMs < a.result!.wallMs ? b : a));
@@ -134,15 +140,33 @@ export function rows(records: readonly RunRecord[], shapes: readonly CalibratedS
           ...(wallMs !== undefined ? { wallMs, tasksPerS: (shape.runN / wallMs) * 1000, ratio: wallMs / bound } : {}),
           ...opt('vsSluice', strategy === 'sluice' && wallMs !== undefined ? 1 : vsSluice),
           ...opt('cpuPerTaskMs', pick(cpuPerTask)),
-          ...opt('machineRatio', pick((r) => {
-            const m = machineBoundMs(shape, r);
-            return m === undefined ? undefined : r.result!.wallMs / m;
-          })),
-          ...opt('threadCpuMs', pick((r) => r.result!.threadCpuPerTaskMs)),
-          ...opt('rssMiB', pick((r) => r.result!.maxRssMiB)),
-          ...opt('buffered', pick((r) => r.result!.peakBuffered)),
-          ...opt('fetching', pick((r) => r.result!.peakFetching)),
-          ...opt('othersCpuPct', median(all.flatMap((r) => (r.othersCpuPct !== undefined && Number.isFinite(r.othersCpuPct) ? [r.othersCpuPct] : [])))),
+          ...opt(
+            'machineRatio',
+            pick((r) => {
+              const m = machineBoundMs(shape, r);
+              return m === undefined ? undefined : r.result!.wallMs / m;
+            }),
+          ),
+          ...opt(
+            'threadCpuMs',
+            pick((r) => r.result!.threadCpuPerTaskMs),
+          ),
+          ...opt(
+            'rssMiB',
+            pick((r) => r.result!.maxRssMiB),
+          ),
+          ...opt(
+            'buffered',
+            pick((r) => r.result!.peakBuffered),
+          ),
+          ...opt(
+            'fetching',
+            pick((r) => r.result!.peakFetching),
+          ),
+          ...opt(
+            'othersCpuPct',
+            median(all.flatMap((r) => (r.othersCpuPct !== undefined && Number.isFinite(r.othersCpuPct) ? [r.othersCpuPct] : []))),
+          ),
         },
       ];
     }),
@@ -164,6 +188,8 @@ export function sluiceBufferBound(result: ChildResult): { bound: number; parts: 
   const stages = extra.stages.slice(0, -1);
   const buffers = extra.buffers.filter((b) => b.name !== 'output');
   const bound = [...stages.map((s) => s.capacity), ...buffers.map((b) => b.bound)].reduce((a, b) => a + b, 0);
-  const parts = [...stages.map((s) => `${s.name} capacity ${s.capacity}`), ...buffers.map((b) => `${b.name} buffer ${b.bound}`)].join(' + ');
+  const parts = [...stages.map((s) => `${s.name} capacity ${s.capacity}`), ...buffers.map((b) => `${b.name} buffer ${b.bound}`)].join(
+    ' + ',
+  );
   return { bound, parts };
 }

@@ -43,7 +43,7 @@ export const VARIANTS: readonly Variant[] = [
     name: 'per-service vegas',
     describe: "one `service()` per service with the adaptive default (`limit: 'vegas'`), knowing neither capacity",
     shared: false,
-    make: (s) => ({ a: service('A', { limit: 'vegas' }), b: service('B', { limit: 'vegas' }) }),
+    make: () => ({ a: service('A', { limit: 'vegas' }), b: service('B', { limit: 'vegas' }) }),
   },
   {
     name: 'shared k=C_A',
@@ -91,7 +91,6 @@ export interface SharedRun {
   readonly simB: SimulatorStats;
 }
 
-
 function counter() {
   let [attempts, rejected, outstanding, peakOutstanding] = [0, 0, 0, 0];
   return {
@@ -114,7 +113,9 @@ function counter() {
 
 function causeOf(error: unknown): string {
   const e = error as { name?: unknown; message?: unknown } | null;
-  return `${String(e?.name ?? 'Error')}: ${String(e?.message ?? error)}`.replace(/\/work\/\d+/g, '/work/:id').replace(/127\.0\.0\.1:\d+/g, 'host');
+  return `${String(e?.name ?? 'Error')}: ${String(e?.message ?? error)}`
+    .replace(/\/work\/\d+/g, '/work/:id')
+    .replace(/127\.0\.0\.1:\d+/g, 'host');
 }
 
 export async function runShared(variant: Variant, round: number, s: SharedSetup): Promise<SharedRun> {
@@ -137,7 +138,9 @@ export async function runShared(variant: Variant, round: number, s: SharedSetup)
     const ex = createExecutor<number, Buffer>({
       stages: [
         io('fetch', (id: number, ctx) => countA.around(() => fetchBuffer(`${simA.url}/work/${id}`, agentA, ctx.signal)), { service: a }),
-        io('store', (_doc: Buffer, ctx) => countB.around(() => fetchBuffer(`${simB.url}/work/${String(ctx.task)}`, agentB, ctx.signal)), { service: b }),
+        io('store', (_doc: Buffer, ctx) => countB.around(() => fetchBuffer(`${simB.url}/work/${String(ctx.task)}`, agentB, ctx.signal)), {
+          service: b,
+        }),
       ],
     });
     let pulled = 0;

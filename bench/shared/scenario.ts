@@ -24,7 +24,6 @@ const N_FULL = 200;
 const N_QUICK = 40;
 const WARMUP_N = 10;
 
-
 /** Variant names with the capacities written in. */
 const label = (v: Variant | string, s: SharedSetup): string =>
   (typeof v === 'string' ? v : v.name).replace('C_A', String(s.capacityA)).replace('C_B', String(s.capacityB));
@@ -104,14 +103,19 @@ function checksOf(records: readonly SharedRun[], rows: readonly Row[], s: Shared
   const lost = rows.map((r) => `${r.variant}: ${r.completed}/${r.pulled} completed, ${r.failed} failed, ${r.lost} lost`);
   const bPeaks = records
     .filter((r) => perService.some((v) => v.name === r.variant))
-    .map((r) => ({ r, peak: Math.max(r.b.peakOutstanding, r.services.find((x) => x.name === 'B')?.peakInFlight ?? 0), limit: r.maxLimit['B'] ?? 0 }));
+    .map((r) => ({
+      r,
+      peak: Math.max(r.b.peakOutstanding, r.services.find((x) => x.name === 'B')?.peakInFlight ?? 0),
+      limit: r.maxLimit.B ?? 0,
+    }));
   const worstB = (name: string) => {
     const xs = bPeaks.filter((x) => x.r.variant === name);
     return `${label(name, s)}: peak ${Math.max(...xs.map((x) => x.peak))} ≤ limit ${Math.max(...xs.map((x) => x.limit))}`;
   };
   return [
     {
-      claim: 'no task lost in any variant (every id pulled, each ended completed or failed), and every task completed in the per-service variants',
+      claim:
+        'no task lost in any variant (every id pulled, each ended completed or failed), and every task completed in the per-service variants',
       pass:
         rows.every((r) => r.lost === 0 && r.pulled === r.runs * s.n) &&
         rows.filter((r) => !r.shared).every((r) => r.completed === r.pulled && r.failed === 0),
@@ -124,12 +128,14 @@ function checksOf(records: readonly SharedRun[], rows: readonly Row[], s: Shared
       detail: perService.map((v) => worstB(v.name)).join('; '),
       structural: true,
     },
-    ...rows.filter((r) => !r.shared).map((r) => ({
-      claim: `${r.variant}: throughput ≥ the best shared variant (same round)`,
-      pass: r.vsBestShared >= 1,
-      detail: `${fixed(r.vsBestShared, 2)}× (${fixed(r.tasksPerS, 0)} tasks/s; best shared ${fixed(Math.max(...rows.filter((x) => x.shared).map((x) => x.tasksPerS)), 0)})`,
-      structural: false,
-    })),
+    ...rows
+      .filter((r) => !r.shared)
+      .map((r) => ({
+        claim: `${r.variant}: throughput ≥ the best shared variant (same round)`,
+        pass: r.vsBestShared >= 1,
+        detail: `${fixed(r.vsBestShared, 2)}× (${fixed(r.tasksPerS, 0)} tasks/s; best shared ${fixed(Math.max(...rows.filter((x) => x.shared).map((x) => x.tasksPerS)), 0)})`,
+        structural: false,
+      })),
   ];
 }
 
@@ -149,13 +155,22 @@ function markdownOf(rows: readonly Row[], s: SharedSetup, runs: number): string 
         `${fixed(r.rejectedA, 0)} / ${fixed(r.rejectedB, 0)} | ${fixed(r.retries, 0)} | ${fixed(r.pauses, 0)} | ${r.peakA} / ${r.peakB} | ${r.simPeakA} / ${r.simPeakB} | ${r.failed} / ${r.lost} |`,
     ),
     '',
-    "Columns: **tasks/s** = N ÷ wall (first pull to last outcome); **attempts** = HTTP requests sent to each service (retries included);",
+    'Columns: **tasks/s** = N ÷ wall (first pull to last outcome); **attempts** = HTTP requests sent to each service (retries included);',
     "**503s** = the simulator's rejections; **retries** and **Retry-After pauses** from `svc.stats()` (summed over the variant's",
-    "limiters); **peak in flight** = requests outstanding from the job to each service (client side), **at the service** = the",
+    'limiters); **peak in flight** = requests outstanding from the job to each service (client side), **at the service** = the',
     "simulator's peak in service + queued; **failed / lost** = totals over rounds.",
   ];
   const failures = rows.filter((r) => Object.keys(r.causes).length > 0);
-  if (failures.length) lines.push('', ...failures.map((r) => `- ${r.variant} failures: ${Object.entries(r.causes).map(([k, n]) => `${n}× ${k}`).join('; ')}`));
+  if (failures.length)
+    lines.push(
+      '',
+      ...failures.map(
+        (r) =>
+          `- ${r.variant} failures: ${Object.entries(r.causes)
+            .map(([k, n]) => `${n}× ${k}`)
+            .join('; ')}`,
+      ),
+    );
   return lines.join('\n');
 }
 
@@ -163,7 +178,11 @@ function chartsOf(records: readonly SharedRun[], rows: readonly Row[], s: Shared
   const schema = 'https://vega.github.io/schema/vega-lite/v6.json';
   const order = rows.map((r) => r.variant);
   const points = records.map((r) => ({ variant: label(r.variant, s), round: r.round, tasksPerS: Math.round(throughput(r) * 10) / 10 }));
-  const bars = rows.map((r) => ({ variant: r.variant, tasksPerS: Math.round(r.tasksPerS * 10) / 10, limiter: r.shared ? 'one shared limiter' : 'a limiter per service' }));
+  const bars = rows.map((r) => ({
+    variant: r.variant,
+    tasksPerS: Math.round(r.tasksPerS * 10) / 10,
+    limiter: r.shared ? 'one shared limiter' : 'a limiter per service',
+  }));
   const rejected = rows.flatMap((r) => [
     { variant: r.variant, service: `A (C_s ${s.capacityA})`, rejected: r.rejectedA },
     { variant: r.variant, service: `B (C_s ${s.capacityB})`, rejected: r.rejectedB },
@@ -174,7 +193,10 @@ function chartsOf(records: readonly SharedRun[], rows: readonly Row[], s: Shared
       title: 'Throughput per variant',
       spec: {
         $schema: schema,
-        title: { text: `Job throughput (tasks/s, median of ${Math.max(...records.map((r) => r.round))} round(s); dots: each round)`, subtitle: `fetch from A (C_s ${s.capacityA}) → store to B (C_s ${s.capacityB}); B caps the job at ${fixed((s.capacityB * 1000) / s.latencyMs, 0)} tasks/s` },
+        title: {
+          text: `Job throughput (tasks/s, median of ${Math.max(...records.map((r) => r.round))} round(s); dots: each round)`,
+          subtitle: `fetch from A (C_s ${s.capacityA}) → store to B (C_s ${s.capacityB}); B caps the job at ${fixed((s.capacityB * 1000) / s.latencyMs, 0)} tasks/s`,
+        },
         width: 560,
         height: 260,
         layer: [
@@ -216,7 +238,10 @@ function chartsOf(records: readonly SharedRun[], rows: readonly Row[], s: Shared
       title: '503s per service and variant',
       spec: {
         $schema: schema,
-        title: { text: `503s per service (all ${Math.max(...records.map((r) => r.round))} round(s), N = ${s.n} each)`, subtitle: `queue bound ${s.queueBound} at both services; each 503 carries Retry-After ${s.retryAfterS} s` },
+        title: {
+          text: `503s per service (all ${Math.max(...records.map((r) => r.round))} round(s), N = ${s.n} each)`,
+          subtitle: `queue bound ${s.queueBound} at both services; each 503 carries Retry-After ${s.retryAfterS} s`,
+        },
         width: 560,
         height: 260,
         data: { values: rejected },
@@ -228,9 +253,20 @@ function chartsOf(records: readonly SharedRun[], rows: readonly Row[], s: Shared
         layer: [
           {
             mark: { type: 'bar' },
-            encoding: { color: { field: 'service', type: 'nominal', title: 'service', scale: { range: ['#4c78a8', '#e45756'] }, legend: { orient: 'bottom' } } },
+            encoding: {
+              color: {
+                field: 'service',
+                type: 'nominal',
+                title: 'service',
+                scale: { range: ['#4c78a8', '#e45756'] },
+                legend: { orient: 'bottom' },
+              },
+            },
           },
-          { mark: { type: 'text', baseline: 'bottom', dy: -2, fontSize: 10 }, encoding: { text: { field: 'rejected', type: 'quantitative' } } },
+          {
+            mark: { type: 'text', baseline: 'bottom', dy: -2, fontSize: 10 },
+            encoding: { text: { field: 'rejected', type: 'quantitative' } },
+          },
         ],
       },
     },
@@ -263,7 +299,7 @@ export const scenario: Scenario = async (options) => {
       `(each its own child process) and runs the same sluice job (io \`fetch\` → io \`store\`) over the same ${s.n} ids in the bench process; ` +
       `held equal: the job, N, the HTTP client, the retry policy (sluice's default: ${SERVICE_DEFAULTS.retry.attempts} attempts, Retry-After honoured). Only the limiters ` +
       `differ. One discarded run of ${WARMUP_N} tasks first warms the job's code path; every measured run has fresh simulators, agents and ` +
-      'limiters (starting where a user\'s would). Variants run back to back, order rotated per round; ratios to the best ' +
+      "limiters (starting where a user's would). Variants run back to back, order rotated per round; ratios to the best " +
       'shared variant are paired within a round; medians over rounds.',
     markdown: markdownOf(rows, s, runs),
     checks: checksOf(records, rows, s),

@@ -30,7 +30,11 @@ const FULL: SequenceSpec = { tasks: 600, long: 6, shortMs: 2, longMs: 200 };
 const QUICK: SequenceSpec = { tasks: 200, long: 2, shortMs: 2, longMs: 200 };
 const CALIBRATION_BURSTS = 40;
 const NAMES: readonly StrategyName[] = ['sluice', 'static', 'pull'];
-const LABELS: Record<StrategyName, string> = { sluice: 'sluice', static: 'static (contiguous chunks)', pull: 'pull, raw Piscina (reference)' };
+const LABELS: Record<StrategyName, string> = {
+  sluice: 'sluice',
+  static: 'static (contiguous chunks)',
+  pull: 'pull, raw Piscina (reference)',
+};
 const SHORT: Record<StrategyName, string> = { sluice: 'sluice', static: 'static (chunks)', pull: 'pull (raw Piscina)' };
 const CHART_ORDER = NAMES.map((n) => SHORT[n]);
 
@@ -60,7 +64,6 @@ interface Sample {
   /** Share of T × makespan the threads spent outside tasks. */
   readonly idleShare: number;
 }
-
 
 function measure(run: TailRun, ms: readonly number[], threads: number) {
   let [first, last, completed] = [Infinity, -Infinity, 0];
@@ -203,7 +206,7 @@ export const scenario: Scenario = async (options) => {
       );
     }),
     '',
-    'sluice = one cpu stage, `createExecutor({ stages: [cpu(\'spin\', worker, { threads: 2 })] })`: a task is admitted when a ' +
+    "sluice = one cpu stage, `createExecutor({ stages: [cpu('spin', worker, { threads: 2 })] })`: a task is admitted when a " +
       'thread frees. static = the sequence cut into T contiguous chunks (thread i gets tasks [i·N/T, (i+1)·N/T)), one raw ' +
       'Piscina task per chunk (same pool options), each chunk run sequentially on its thread. pull = a reference: the same raw ' +
       'pool fed one task per free thread (T lanes behind p-limit(T)), i.e. work stealing without sluice, so its hand-off gap is ' +
@@ -218,7 +221,9 @@ export const scenario: Scenario = async (options) => {
     {
       claim: 'every task completed, in every round and strategy',
       pass: allCompleted,
-      detail: samples.map((s) => `${s.strategy}#${s.round}: ${s.completed}/${spec.tasks}${s.failed ? ` (${s.failed} failed)` : ''}`).join(', '),
+      detail: samples
+        .map((s) => `${s.strategy}#${s.round}: ${s.completed}/${spec.tasks}${s.failed ? ` (${s.failed} failed)` : ''}`)
+        .join(', '),
       structural: true,
     },
     {
@@ -241,7 +246,11 @@ export const scenario: Scenario = async (options) => {
     },
   ];
 
-  const data = summary.map((r) => ({ strategy: SHORT[r.strategy], makespan: Math.round(r.makespanMs), ratio: `${fixed(r.overBound, 2)}×` }));
+  const data = summary.map((r) => ({
+    strategy: SHORT[r.strategy],
+    makespan: Math.round(r.makespanMs),
+    ratio: `${fixed(r.overBound, 2)}×`,
+  }));
   const rounds = samples.map((s) => ({ strategy: SHORT[s.strategy], makespan: Math.round(s.makespanMs), round: s.round }));
   const chart = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -255,7 +264,12 @@ export const scenario: Scenario = async (options) => {
         encoding: {
           x: { field: 'strategy', type: 'nominal', sort: CHART_ORDER, title: null, axis: { labelAngle: 0, labelLimit: 200 } },
           y: { field: 'makespan', type: 'quantitative', title: 'makespan (ms)', scale: { zero: true } },
-          color: { field: 'strategy', type: 'nominal', legend: null, scale: { domain: CHART_ORDER, range: ['#4c78a8', '#f58518', '#bab0ac'] } },
+          color: {
+            field: 'strategy',
+            type: 'nominal',
+            legend: null,
+            scale: { domain: CHART_ORDER, range: ['#4c78a8', '#f58518', '#bab0ac'] },
+          },
         },
       },
       {
@@ -278,7 +292,10 @@ export const scenario: Scenario = async (options) => {
       {
         data: { values: [{ bound: Math.round(boundMs), label: `bound ${fixed(boundMs, 0)} ms` }] },
         layer: [
-          { mark: { type: 'rule', color: '#e45756', strokeDash: [6, 4], size: 2 }, encoding: { y: { field: 'bound', type: 'quantitative' } } },
+          {
+            mark: { type: 'rule', color: '#e45756', strokeDash: [6, 4], size: 2 },
+            encoding: { y: { field: 'bound', type: 'quantitative' } },
+          },
           {
             mark: { type: 'text', align: 'right', x: 'width', dy: 10, color: '#e45756' },
             encoding: { y: { field: 'bound', type: 'quantitative' }, text: { field: 'label', type: 'nominal' } },
@@ -306,7 +323,15 @@ export const scenario: Scenario = async (options) => {
     checks,
     charts: [{ file: 'tail-makespan.svg', title: 'Makespan by strategy, with the lower bound', spec: chart }],
     json: {
-      config: { threads: THREADS, ...spec, runs, seedBase: SEED, itersPerMs: rate, calibrationBursts: CALIBRATION_BURSTS, node: process.version },
+      config: {
+        threads: THREADS,
+        ...spec,
+        runs,
+        seedBase: SEED,
+        itersPerMs: rate,
+        calibrationBursts: CALIBRATION_BURSTS,
+        node: process.version,
+      },
       boundMs,
       staticOverSluice,
       summary,

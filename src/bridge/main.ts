@@ -238,7 +238,9 @@ function endpoint(link: Link): Endpoint {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
-    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
   );
 }
 

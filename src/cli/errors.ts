@@ -50,7 +50,6 @@ export class SluiceUsageError extends SluiceError {
   }
 }
 
-
 /**
  * One record of an input file (a JSONL or CSV line) cannot be read, or the job's `parse` rejected
  * it; the other records still run. `cause` is what the parser or `parse` threw. With `text: true`,
@@ -71,9 +70,7 @@ export class SluiceInputRecordError extends SluiceError {
   }
 }
 
-
 /** A line of text from a file for an error message: as it is (shortened), quoted once. */
 function describeText(text: string): string {
   return `\`${text.length > 80 ? `${text.slice(0, 77)}...` : text}\` (text)`;
 }
-

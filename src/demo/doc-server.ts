@@ -91,7 +91,6 @@ export async function startDocServer(options: DocServerOptions = {}): Promise<Do
   return {
     url,
     counters: () => ({ requests, inFlight, peakInFlight }),
-    close: () =>
-      closeServer(server),
+    close: () => closeServer(server),
   };
 }

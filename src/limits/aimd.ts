@@ -35,13 +35,10 @@ export function aimdLimit(options?: AimdOptions): AlgorithmLimit<LimitState> {
   const given = optionsObject(options, 'options');
   const bounds = resolveBounds(options, AIMD_DEFAULTS);
   const backoffRatio =
-    optionalNumber(given['backoffRatio'], 'backoffRatio', 'a number in [0.5, 1)', (n) => n >= 0.5 && n < 1) ??
-    AIMD_DEFAULTS.backoffRatio;
+    optionalNumber(given.backoffRatio, 'backoffRatio', 'a number in [0.5, 1)', (n) => n >= 0.5 && n < 1) ?? AIMD_DEFAULTS.backoffRatio;
   const increase =
-    optionalNumber(given['increase'], 'increase', 'a finite number > 0', (n) => Number.isFinite(n) && n > 0) ??
-    AIMD_DEFAULTS.increase;
-  const timeoutMs =
-    optionalNumber(given['timeoutMs'], 'timeoutMs', 'a number > 0', (n) => n > 0) ?? AIMD_DEFAULTS.timeoutMs;
+    optionalNumber(given.increase, 'increase', 'a finite number > 0', (n) => Number.isFinite(n) && n > 0) ?? AIMD_DEFAULTS.increase;
+  const timeoutMs = optionalNumber(given.timeoutMs, 'timeoutMs', 'a number > 0', (n) => n > 0) ?? AIMD_DEFAULTS.timeoutMs;
 
   const update = (state: LimitState, sample: Sample): LimitState => {
     const limit = state.estimate;

@@ -66,18 +66,15 @@ export function gradient2Limit(options?: Gradient2Options): AlgorithmLimit<Gradi
   const given = optionsObject(options, 'options');
   const bounds = resolveBounds(options, GRADIENT2_DEFAULTS);
   const fraction = (n: number): boolean => n > 0 && n <= 1;
-  const smoothing =
-    optionalNumber(given['smoothing'], 'smoothing', 'a number in (0, 1]', fraction) ?? GRADIENT2_DEFAULTS.smoothing;
+  const smoothing = optionalNumber(given.smoothing, 'smoothing', 'a number in (0, 1]', fraction) ?? GRADIENT2_DEFAULTS.smoothing;
   const tolerance =
-    optionalNumber(given['tolerance'], 'tolerance', 'a finite number >= 1', (n) => Number.isFinite(n) && n >= 1) ??
+    optionalNumber(given.tolerance, 'tolerance', 'a finite number >= 1', (n) => Number.isFinite(n) && n >= 1) ??
     GRADIENT2_DEFAULTS.tolerance;
-  const longWindow =
-    optionalNumber(given['longWindow'], 'longWindow', 'an integer >= 1', isCount) ?? GRADIENT2_DEFAULTS.longWindow;
-  const warmup = optionalNumber(given['warmup'], 'warmup', 'an integer >= 1', isCount) ?? GRADIENT2_DEFAULTS.warmup;
+  const longWindow = optionalNumber(given.longWindow, 'longWindow', 'an integer >= 1', isCount) ?? GRADIENT2_DEFAULTS.longWindow;
+  const warmup = optionalNumber(given.warmup, 'warmup', 'an integer >= 1', isCount) ?? GRADIENT2_DEFAULTS.warmup;
   const backoffRatio =
-    optionalNumber(given['backoffRatio'], 'backoffRatio', 'a number in [0.5, 1)', (n) => n >= 0.5 && n < 1) ??
-    GRADIENT2_DEFAULTS.backoffRatio;
-  const queueSize = resolveQueueSize(given['queueSize']);
+    optionalNumber(given.backoffRatio, 'backoffRatio', 'a number in [0.5, 1)', (n) => n >= 0.5 && n < 1) ?? GRADIENT2_DEFAULTS.backoffRatio;
+  const queueSize = resolveQueueSize(given.queueSize);
   const factor = 2 / (longWindow + 1);
 
   const update = (state: Gradient2State, sample: Sample): Gradient2State => {
@@ -99,7 +96,7 @@ export function gradient2Limit(options?: Gradient2Options): AlgorithmLimit<Gradi
     tolerance,
     longWindow,
     warmup,
-    queueSize: given['queueSize'] ?? GRADIENT2_DEFAULTS.queueSize,
+    queueSize: given.queueSize ?? GRADIENT2_DEFAULTS.queueSize,
     backoffRatio,
   };
   return new AlgorithmLimit<Gradient2State>(update, { estimate: bounds.initial, longRtt: 0, count: 0 }, bounds, parameters);

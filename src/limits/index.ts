@@ -70,9 +70,7 @@ export type LimitOptions<A extends LimitAlgorithm = LimitAlgorithm> = LimitParam
 export function isLimit(value: unknown): value is Limit {
   if (value === null || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
-  return (
-    typeof v['current'] === 'number' && typeof v['subscribe'] === 'function' && typeof v['sample'] === 'function'
-  );
+  return typeof v.current === 'number' && typeof v.subscribe === 'function' && typeof v.sample === 'function';
 }
 
 /** Whether `name` is one of `LIMIT_ALGORITHMS`. */
@@ -106,7 +104,9 @@ export function createLimit(spec: LimitSpec | undefined, options?: LimitOptions)
   return windowedLimit(limit, resolveWindowOptions(windowed, 'windowed.'));
 }
 
-const KNOWN_NAMES = Object.keys(LIMIT_ALGORITHMS).map((name) => `"${name}"`).join(', ');
+const KNOWN_NAMES = Object.keys(LIMIT_ALGORITHMS)
+  .map((name) => `"${name}"`)
+  .join(', ');
 
 function resolveSpec(spec: LimitSpec | undefined, parameters: Readonly<Record<string, unknown>>): Limit {
   if (isLimit(spec)) return spec;

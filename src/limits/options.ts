@@ -21,13 +21,13 @@ export const BOUND_DEFAULTS: ResolvedBounds = Object.freeze({ initial: 4, min: 1
  */
 export function resolveBounds(bounds: LimitBounds | undefined, defaults = BOUND_DEFAULTS): ResolvedBounds {
   const given = optionsObject(bounds, 'bounds');
-  const min = optionalNumber(given['min'], 'min', 'an integer >= 1', isCount) ?? defaults.min;
-  const max = optionalNumber(given['max'], 'max', 'an integer >= 1', isCount) ?? defaults.max;
+  const min = optionalNumber(given.min, 'min', 'an integer >= 1', isCount) ?? defaults.min;
+  const max = optionalNumber(given.max, 'max', 'an integer >= 1', isCount) ?? defaults.max;
   if (min > max) {
-    if (given['max'] !== undefined) throw new SluiceOptionError('max', `an integer >= min (${min})`, given['max']);
-    throw new SluiceOptionError('min', `an integer <= max (${max})`, given['min']);
+    if (given.max !== undefined) throw new SluiceOptionError('max', `an integer >= min (${min})`, given.max);
+    throw new SluiceOptionError('min', `an integer <= max (${max})`, given.min);
   }
-  const initial = optionalNumber(given['initial'], 'initial', 'an integer >= 1', isCount);
+  const initial = optionalNumber(given.initial, 'initial', 'an integer >= 1', isCount);
   if (initial === undefined) return Object.freeze({ initial: clamp(defaults.initial, min, max), min, max });
   if (initial < min || initial > max) {
     throw new SluiceOptionError('initial', `an integer in [min, max] = [${min}, ${max}]`, initial);
@@ -43,12 +43,7 @@ export function optionsObject(raw: unknown, name: string): Readonly<Record<strin
 }
 
 /** A number accepted by `ok`, or undefined when absent. */
-export function optionalNumber(
-  value: unknown,
-  option: string,
-  expected: string,
-  ok: (n: number) => boolean,
-): number | undefined {
+export function optionalNumber(value: unknown, option: string, expected: string, ok: (n: number) => boolean): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || Number.isNaN(value) || !ok(value)) {
     throw new SluiceOptionError(option, expected, value);

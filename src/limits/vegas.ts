@@ -62,16 +62,13 @@ export const VEGAS_DEFAULTS = Object.freeze({ ...BOUND_DEFAULTS, smoothing: 0.2,
 export function vegasLimit(options?: VegasOptions): AlgorithmLimit<VegasState> {
   const given = optionsObject(options, 'options');
   const bounds = resolveBounds(options, VEGAS_DEFAULTS);
-  const smoothing =
-    optionalNumber(given['smoothing'], 'smoothing', 'a number in (0, 1]', (n) => n > 0 && n <= 1) ??
-    VEGAS_DEFAULTS.smoothing;
+  const smoothing = optionalNumber(given.smoothing, 'smoothing', 'a number in (0, 1]', (n) => n > 0 && n <= 1) ?? VEGAS_DEFAULTS.smoothing;
   const probeMultiplier =
-    optionalNumber(given['probeMultiplier'], 'probeMultiplier', 'an integer >= 1', isCount) ??
-    VEGAS_DEFAULTS.probeMultiplier;
+    optionalNumber(given.probeMultiplier, 'probeMultiplier', 'an integer >= 1', isCount) ?? VEGAS_DEFAULTS.probeMultiplier;
   const positive = (n: number): boolean => Number.isFinite(n) && n > 0;
-  const alpha = optionalNumber(given['alpha'], 'alpha', 'a finite number > 0', positive) ?? VEGAS_DEFAULTS.alpha;
+  const alpha = optionalNumber(given.alpha, 'alpha', 'a finite number > 0', positive) ?? VEGAS_DEFAULTS.alpha;
   const beta =
-    optionalNumber(given['beta'], 'beta', `a finite number >= alpha (${alpha})`, (n) => positive(n) && n >= alpha) ??
+    optionalNumber(given.beta, 'beta', `a finite number >= alpha (${alpha})`, (n) => positive(n) && n >= alpha) ??
     Math.max(VEGAS_DEFAULTS.beta, alpha);
 
   const update = (state: VegasState, sample: Sample, b: ResolvedBounds): VegasState => {
@@ -97,5 +94,10 @@ export function vegasLimit(options?: VegasOptions): AlgorithmLimit<VegasState> {
     else return counted;
     return { ...toward(target), probeCount };
   };
-  return new AlgorithmLimit<VegasState>(update, { estimate: bounds.initial, rttNoLoad: 0, probeCount: 0 }, bounds, { smoothing, probeMultiplier, alpha, beta });
+  return new AlgorithmLimit<VegasState>(update, { estimate: bounds.initial, rttNoLoad: 0, probeCount: 0 }, bounds, {
+    smoothing,
+    probeMultiplier,
+    alpha,
+    beta,
+  });
 }

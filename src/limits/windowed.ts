@@ -49,16 +49,14 @@ export function resolveWindowOptions(raw: unknown, prefix = ''): ResolvedWindowO
   const given = optionsObject(raw, prefix === '' ? 'options' : prefix.slice(0, -1));
   const name = (option: string): string => prefix + option;
   const windowMs =
-    optionalNumber(given['windowMs'], name('windowMs'), 'a finite number > 0', (n) => Number.isFinite(n) && n > 0) ??
-    WINDOW_DEFAULTS.windowMs;
-  const minSamples =
-    optionalNumber(given['minSamples'], name('minSamples'), 'an integer >= 1', isCount) ?? WINDOW_DEFAULTS.minSamples;
+    optionalNumber(given.windowMs, name('windowMs'), 'a finite number > 0', (n) => Number.isFinite(n) && n > 0) ?? WINDOW_DEFAULTS.windowMs;
+  const minSamples = optionalNumber(given.minSamples, name('minSamples'), 'an integer >= 1', isCount) ?? WINDOW_DEFAULTS.minSamples;
   const atLeastMin = (n: number): boolean => isCount(n) && n >= minSamples;
   const maxSamples =
-    optionalNumber(given['maxSamples'], name('maxSamples'), `an integer >= minSamples (${minSamples})`, atLeastMin) ??
+    optionalNumber(given.maxSamples, name('maxSamples'), `an integer >= minSamples (${minSamples})`, atLeastMin) ??
     Math.max(WINDOW_DEFAULTS.maxSamples, minSamples);
   const inUnit = (n: number): boolean => n > 0 && n <= 1;
-  const percentile = optionalNumber(given['percentile'], name('percentile'), 'a number in (0, 1]', inUnit);
+  const percentile = optionalNumber(given.percentile, name('percentile'), 'a number in (0, 1]', inUnit);
   return Object.freeze({ windowMs, minSamples, maxSamples, percentile });
 }
 
@@ -96,13 +94,14 @@ class WindowedLimit implements Limit {
   sample(sample: Sample): void {
     const end = sample.startMs + sample.rttMs;
     if (!Number.isFinite(end) || !(sample.rttMs >= 0) || !Number.isFinite(sample.inflight)) return;
-    const window = (this.#window ??= {
+    this.#window ??= {
       closesAt: end + this.#options.windowMs,
       startMs: sample.startMs,
       rtts: [],
       inflight: 0,
       dropped: false,
-    });
+    };
+    const window = this.#window;
     window.rtts.push(sample.rttMs);
     window.inflight = Math.max(window.inflight, sample.inflight);
     window.dropped ||= sample.dropped;

@@ -89,7 +89,8 @@ function resolveRetry(raw: ServiceOptions['retry'], path: string): RetryPolicy {
   if (raw === undefined) return d;
   if (raw === false) return { ...d, attempts: 1 };
   if (typeof raw === 'number') return { ...d, attempts: positiveInt(raw, path) };
-  if (raw === null || typeof raw !== 'object') throw new SluiceOptionError(path, 'false, a number of attempts, or { attempts, baseMs, maxMs }', raw);
+  if (raw === null || typeof raw !== 'object')
+    throw new SluiceOptionError(path, 'false, a number of attempts, or { attempts, baseMs, maxMs }', raw);
   return {
     attempts: raw.attempts === undefined ? d.attempts : positiveInt(raw.attempts, `${path}.attempts`),
     baseMs: timerMs(raw.baseMs, `${path}.baseMs`) ?? d.baseMs,

@@ -225,7 +225,10 @@ class ServiceImpl implements Service {
       if (timeoutMs > 0) {
         // A straggler that ignores its signal must not go unhandled, and the response it may
         // still return after its timeout is nobody's to read.
-        running.then((late) => controller.signal.aborted && discardBody(late), () => undefined);
+        running.then(
+          (late) => controller.signal.aborted && discardBody(late),
+          () => undefined,
+        );
         value = await Promise.race([
           running,
           new Promise<never>((_, reject) => {

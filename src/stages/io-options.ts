@@ -35,10 +35,18 @@ export function resolveIoStage(s: Readonly<Record<string, unknown>>, name: strin
   if (s.service !== undefined) {
     if (!isService(s.service)) throw new SluiceOptionError(`${path}.service`, 'a service made by service(name, options)', s.service);
     if (s.concurrency !== undefined) {
-      throw new SluiceOptionError(`${path}.concurrency`, 'to be left out when the stage has a service (its limiter sets the concurrency)', s.concurrency);
+      throw new SluiceOptionError(
+        `${path}.concurrency`,
+        'to be left out when the stage has a service (its limiter sets the concurrency)',
+        s.concurrency,
+      );
     }
     if (s.timeoutMs !== undefined) {
-      throw new SluiceOptionError(`${path}.timeoutMs`, "to be left out when the stage has a service (set the service's own timeoutMs)", s.timeoutMs);
+      throw new SluiceOptionError(
+        `${path}.timeoutMs`,
+        "to be left out when the stage has a service (set the service's own timeoutMs)",
+        s.timeoutMs,
+      );
     }
     return { kind: 'io', name, fn: s.fn as IoFunction, capacity: s.service.limit.current, service: s.service, timeoutMs: 0 };
   }

@@ -36,7 +36,10 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
     kind: 'io',
     capacity: stage.capacity,
     // One microtask later, as a limiter would: the function never runs inside the pipeline's pump.
-    run: timeoutMs > 0 ? (input, ctx) => runTimed(fn, input, ctx, name, timeoutMs) : (input, ctx) => resolved.then(() => fn(input, taskContext(ctx, ctx.signal, 1))),
+    run:
+      timeoutMs > 0
+        ? (input, ctx) => runTimed(fn, input, ctx, name, timeoutMs)
+        : (input, ctx) => resolved.then(() => fn(input, taskContext(ctx, ctx.signal, 1))),
     close: async () => undefined,
   };
 }

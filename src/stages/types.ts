@@ -138,11 +138,7 @@ export type StageInput<S> = S extends IoStage<infer I, any> ? I : S extends CpuS
 export type StageOutput<S> = S extends IoStage<any, infer O> ? Awaited<O> : S extends CpuStage<any, infer O> ? Awaited<O> : unknown;
 
 /** An io stage: `fn(input, ctx)` on the main thread, at most `concurrency` calls in flight. */
-export function io<I = any, O = unknown, T = any>(
-  name: string,
-  fn: IoFunction<I, O, T>,
-  options: IoOptions,
-): IoStage<I, O> {
+export function io<I = any, O = unknown, T = any>(name: string, fn: IoFunction<I, O, T>, options: IoOptions): IoStage<I, O> {
   return { ...options, kind: 'io', name, fn: fn as IoFunction<I, O> };
 }
 

@@ -65,7 +65,9 @@ class Walk {
     // A class instance is cloned as its own enumerable members, unless it is a host object.
     if (clones(value)) return undefined;
     const inner = this.#members(value, path, depth);
-    return inner === undefined ? { path, received: kindOf(value) } : { path: inner.path, received: `${inner.received}, inside ${kindOf(value)} at ${path}` };
+    return inner === undefined
+      ? { path, received: kindOf(value) }
+      : { path: inner.path, received: `${inner.received}, inside ${kindOf(value)} at ${path}` };
   }
 
   #members(value: object, path: string, depth: number): Uncloneable | undefined {

@@ -44,7 +44,8 @@ export function taskBridges(data: BridgeData): (message: BridgedTask) => TaskBri
   const remotes = new Map<string, RemoteFunction>();
 
   function channel(): BroadcastChannel {
-    return (link ??= new BroadcastChannel(linkName(data.key, threadId)));
+    link ??= new BroadcastChannel(linkName(data.key, threadId));
+    return link;
   }
 
   /** comlink's function for `name`, read once: comlink makes (and registers) a proxy on every read. */
@@ -52,7 +53,8 @@ export function taskBridges(data: BridgeData): (message: BridgedTask) => TaskBri
     let fn = remotes.get(name);
     if (fn === undefined) {
       remote ??= wrap<Record<string, RemoteFunction>>(channel() as unknown as Endpoint) as unknown as Record<string, RemoteFunction>;
-      remotes.set(name, (fn = remote[name]!));
+      fn = remote[name]!;
+      remotes.set(name, fn);
     }
     return fn;
   }

@@ -45,20 +45,20 @@ class LoadFailure {
 const handler: Promise<Handler | LoadFailure> = (isTypeScript(data.file) ? registerTypeScript() : Promise.resolve())
   .then(() => import(data.file) as Promise<Record<string, unknown>>)
   .then(
-  (mod: Record<string, unknown>) => {
-    const fn = exportOf(mod, data.exportName);
-    if (typeof fn === 'function') return fn as Handler;
-    const exported = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
-    return new LoadFailure(
-      'export',
-      new TypeError(
-        `Expected worker module ${data.file} to export a function named \`${data.exportName}\`, got ${typeof fn}` +
-          ` (functions exported: ${exported.length > 0 ? exported.join(', ') : 'none'})`,
-      ),
-    );
-  },
-  (error: unknown) => new LoadFailure('load', error),
-);
+    (mod: Record<string, unknown>) => {
+      const fn = exportOf(mod, data.exportName);
+      if (typeof fn === 'function') return fn as Handler;
+      const exported = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+      return new LoadFailure(
+        'export',
+        new TypeError(
+          `Expected worker module ${data.file} to export a function named \`${data.exportName}\`, got ${typeof fn}` +
+            ` (functions exported: ${exported.length > 0 ? exported.join(', ') : 'none'})`,
+        ),
+      );
+    },
+    (error: unknown) => new LoadFailure('load', error),
+  );
 
 /**
  * The export `name` of a module. A CommonJS module's `exports` object is its ES `default`, so

@@ -59,5 +59,7 @@ export async function until(what: string, condition: () => boolean, run: Running
 /** The non-empty lines of `file`; none when it does not exist. */
 export function lines(file: string): string[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 }

@@ -102,7 +102,9 @@ describe('createLimit', () => {
 
   it("passes a named algorithm's parameters to it", () => {
     // aimd with increase 3: 4 + 3 = 7, then a drop: min(7 - 1, 7 × 0.5) = 3.5, rounding to 4
-    expect(run(createLimit('aimd', { initial: 4, increase: 3, backoffRatio: 0.5 }), [s(0, 10, 4), s(1, 10, 7, true)]).after).toEqual([7, 4]);
+    expect(run(createLimit('aimd', { initial: 4, increase: 3, backoffRatio: 0.5 }), [s(0, 10, 4), s(1, 10, 7, true)]).after).toEqual([
+      7, 4,
+    ]);
     // vegas with smoothing 1: rtt_noload, then no queue: 4 + beta (2) × 1 = 6 at once
     expect(run(createLimit('vegas', { initial: 4, smoothing: 1 }), successes(2, 100, 4)).after).toEqual([4, 6]);
     // gradient2 with a queue of 0 and smoothing 1: the limit stays at limit × gradient (1)
@@ -171,7 +173,7 @@ describe('AlgorithmLimit.parameters', () => {
     expect(vegas.parameters).toEqual({ ...VEGAS_DEFAULTS, initial: 10, min: 10, alpha: 3, beta: 3 });
     expect(Object.keys(vegas.parameters)).toEqual(Object.keys(VEGAS_DEFAULTS));
     expect(Object.keys(gradient2Limit().parameters)).toEqual(Object.keys(GRADIENT2_DEFAULTS));
-    expect(String(gradient2Limit().parameters['queueSize'])).toBe('max(1, floor(sqrt(limit)))');
+    expect(String(gradient2Limit().parameters.queueSize)).toBe('max(1, floor(sqrt(limit)))');
     expect(fixedLimit(7).parameters).toEqual({ initial: 7, min: 7, max: 7 });
   });
 });

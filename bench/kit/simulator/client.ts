@@ -63,13 +63,15 @@ export async function startSimulator(options: StartSimulatorOptions = {}): Promi
     const settle = (why?: string, ready?: string): void => {
       clearTimeout(timer);
       child.off('error', onError).off('exit', onExit).off('message', onMessage);
-      if (ready !== undefined) return resolve(ready);
+      if (ready !== undefined) {
+        resolve(ready);
+        return;
+      }
       child.kill('SIGKILL');
       reject(new Error(`the service simulator did not start: ${why}${stderr ? `\n${stderr}` : ''}`));
     };
     const onError = (error: Error): void => settle(error.message);
-    const onExit = (code: number | null, signal: string | null): void =>
-      settle(`it exited (code ${code}, signal ${signal})`);
+    const onExit = (code: number | null, signal: string | null): void => settle(`it exited (code ${code}, signal ${signal})`);
     const onMessage = (message: ReadyMessage): void => settle(undefined, message.url);
     const timer = setTimeout(() => settle(`no ready message within ${startTimeoutMs} ms`), startTimeoutMs);
     child.on('error', onError).on('exit', onExit).on('message', onMessage);
@@ -91,8 +93,7 @@ export async function startSimulatorInProcess(options: SimulatorOptions = {}): P
 function driver(url: string, pid: number | undefined, stop: () => Promise<void>): Simulator {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   let closing: Promise<void> | undefined;
-  const call = <T>(method: string, path: string, body?: unknown): Promise<T> =>
-    requestJson<T>(agent, method, url + path, body);
+  const call = <T>(method: string, path: string, body?: unknown): Promise<T> => requestJson<T>(agent, method, url + path, body);
   return {
     url,
     pid,

@@ -129,9 +129,7 @@ export function startOnlineTraffic(options: OnlineTrafficOptions): OnlineTraffic
       const req = get(target, { agent }, (res) => {
         const status = res.statusCode ?? 0;
         res.resume();
-        res.on('end', () =>
-          settle(status >= 200 && status < 300 ? 'ok' : status === 503 || status === 429 ? 'rejected' : 'error'),
-        );
+        res.on('end', () => settle(status >= 200 && status < 300 ? 'ok' : status === 503 || status === 429 ? 'rejected' : 'error'));
         res.on('error', () => settle('error'));
       });
       req.on('error', () => settle('error'));

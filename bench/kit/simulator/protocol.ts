@@ -86,19 +86,18 @@ export interface ReadyMessage {
   readonly url: string;
 }
 
-export const SIMULATOR_DEFAULTS: SimulatorConfig & { readonly sampleMs: number; readonly maxSamples: number } =
-  Object.freeze({
-    capacity: 10,
-    latencyMs: 20,
-    queueBound: null,
-    reject: 503,
-    retryAfterS: 1,
-    overloadPenalty: 0,
-    bodyBytes: 0,
-    hold: false,
-    sampleMs: 100,
-    maxSamples: 36_000,
-  });
+export const SIMULATOR_DEFAULTS: SimulatorConfig & { readonly sampleMs: number; readonly maxSamples: number } = Object.freeze({
+  capacity: 10,
+  latencyMs: 20,
+  queueBound: null,
+  reject: 503,
+  retryAfterS: 1,
+  overloadPenalty: 0,
+  bodyBytes: 0,
+  hold: false,
+  sampleMs: 100,
+  maxSamples: 36_000,
+});
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -143,9 +142,7 @@ export function parseControlPatch(input: unknown, extra: readonly string[] = [])
 }
 
 /** Resolve a simulator's options against the defaults; throws `SimulatorOptionError` on bad input. */
-export function resolveSimulatorOptions(
-  options: SimulatorOptions = {},
-): { config: SimulatorConfig; sampleMs: number; maxSamples: number } {
+export function resolveSimulatorOptions(options: SimulatorOptions = {}): { config: SimulatorConfig; sampleMs: number; maxSamples: number } {
   const patch = parseControlPatch(options, ['sampleMs', 'maxSamples']);
   const sampleMs = options.sampleMs ?? SIMULATOR_DEFAULTS.sampleMs;
   if (!isNum(sampleMs, 0)) throw new SimulatorOptionError('sampleMs', 'a finite number >= 0', sampleMs);

@@ -77,7 +77,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
   let jsonFile: string;
   const passThrough: string[] = [];
   try {
-    let parsed;
+    let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; strict: true; allowPositionals: true }>>;
     try {
       parsed = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true });
     } catch (error) {
@@ -112,7 +112,9 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
     interrupt.abort();
   });
   try {
-    io.err(`sluice bench: ${settings.length} setting(s) × ${repeat} run(s) of ${sample} tasks each, one process per run, ${timeoutMs / 1000} s at most each`);
+    io.err(
+      `sluice bench: ${settings.length} setting(s) × ${repeat} run(s) of ${sample} tasks each, one process per run, ${timeoutMs / 1000} s at most each`,
+    );
     const runArgs = (setting: Setting): string[] => ['--limit', String(sample), ...passThrough, ...flagsOf(setting)];
     const runs: Array<{ setting: string; round: number; timedOut?: true; summary?: ChildSummary }> = [];
     const bySetting = new Map<Setting, ChildSummary[]>(settings.map((s) => [s, []]));
@@ -186,7 +188,9 @@ function seconds(flag: string, value: string | undefined, fallback: number): num
   if (value === undefined) return fallback;
   const n = value.trim() === '' ? Number.NaN : Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > MAX_RUN_TIMEOUT_SECONDS) {
-    throw new SluiceUsageError(`expected ${flag} to be a number of seconds above 0 and at most ${MAX_RUN_TIMEOUT_SECONDS}, got ${JSON.stringify(value)}`);
+    throw new SluiceUsageError(
+      `expected ${flag} to be a number of seconds above 0 and at most ${MAX_RUN_TIMEOUT_SECONDS}, got ${JSON.stringify(value)}`,
+    );
   }
   return n;
 }

@@ -33,13 +33,14 @@ export async function configCommand(argv: readonly string[], io: ConfigCommandIo
       io.out(USAGE);
       io.out(`Prints the config a run would use and where each value comes from (${LAYERS}).`);
       io.out('With JOB (a job module, as for `sluice run`), also checks the settings against the job');
-      io.out("(its setup() and stages run, then close()) and prints its services and stages as a run would build them.");
+      io.out('(its setup() and stages run, then close()) and prints its services and stages as a run would build them.');
       io.out('');
       io.out('Flags:');
       for (const line of runFlagsHelp()) io.out(line);
       return 0;
     }
-    if (positionals.length > 1) throw new SluiceUsageError(`expected at most one job module, got ${positionals.length}: ${positionals.join(' ')}`);
+    if (positionals.length > 1)
+      throw new SluiceUsageError(`expected at most one job module, got ${positionals.length}: ${positionals.join(' ')}`);
     const resolved = await resolveConfig({ flags, env, cwd });
     const lines = formatConfig(resolved);
     const file = positionals[0];

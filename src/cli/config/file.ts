@@ -42,10 +42,7 @@ export async function readConfigFile(choice: ConfigFileChoice): Promise<Layer | 
     text = await readFile(choice.path, 'utf8');
   } catch (error) {
     if (choice.namedBy === undefined && (error as { code?: unknown }).code === 'ENOENT') return undefined;
-    throw withCause(
-      new SluiceConfigError('config', choice.namedBy ?? source, 'an existing, readable JSON file', choice.path),
-      error,
-    );
+    throw withCause(new SluiceConfigError('config', choice.namedBy ?? source, 'an existing, readable JSON file', choice.path), error);
   }
   let values: unknown;
   try {

@@ -87,7 +87,7 @@ export function parseRunArgs(argv: readonly string[]): ParsedRunArgs {
     const value = parsed.values[name];
     if (value !== undefined) flags[name] = value;
   }
-  return { positionals: parsed.positionals, flags: flags as FlagValues, help: parsed.values['help'] === true };
+  return { positionals: parsed.positionals, flags: flags as FlagValues, help: parsed.values.help === true };
 }
 
 /** The flag layer; relative paths in it are resolved against `cwd`. */
@@ -120,7 +120,9 @@ export function runFlagsHelp(): string[] {
 export function ioAlgorithmsHelp(): string[] {
   const rows = IO_ALGORITHMS.map((algorithm): [string, string] => {
     const defaults = algorithmDefaults(algorithm);
-    const parameters = ioParameters(algorithm).map((p) => `${p}=${String(defaults[p])}`).join(' ');
+    const parameters = ioParameters(algorithm)
+      .map((p) => `${p}=${String(defaults[p])}`)
+      .join(' ');
     return [algorithm, algorithm === 'adaptive' ? `${ADAPTIVE_DEFAULT}, the bounds only: ${parameters}` : parameters];
   });
   const width = Math.max(...rows.map(([name]) => name.length)) + 2;

@@ -11,7 +11,7 @@
  */
 import { ADAPTIVE_DEFAULT, createLimit, type LimitBounds, type ServiceOptions } from '../../index.js';
 import { SluiceConfigError, type ConfigSource } from '../errors.js';
-import type { IoLimitSetting, IoSetting } from './schema.js';
+import type { IoSetting } from './schema.js';
 
 /** The expected form of an io setting with parameters, from the environment or a flag. */
 export const IO_PARAMETERS_EXPECTED = 'ALGORITHM:PARAM=VALUE[:PARAM=VALUE...], each parameter once (e.g. vegas:alpha=2:max=64)';
@@ -68,7 +68,11 @@ export function withIoSetting(options: ServiceOptions, setting: IoSetting): Serv
   const { initial, min, max, ...rest } = options;
   if (typeof setting === 'number') return { ...rest, limit: setting };
   if (typeof setting === 'string') return { ...options, limit: setting === 'adaptive' ? ADAPTIVE_DEFAULT : setting };
-  const bounds: LimitBounds = { ...(initial !== undefined ? { initial } : {}), ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) };
+  const bounds: LimitBounds = {
+    ...(initial !== undefined ? { initial } : {}),
+    ...(min !== undefined ? { min } : {}),
+    ...(max !== undefined ? { max } : {}),
+  };
   const algorithm = setting.limit === 'adaptive' ? undefined : setting.limit;
   return { ...rest, limit: createLimit(algorithm, { ...bounds, ...ioSettingParameters(setting) }) };
 }

@@ -43,14 +43,15 @@ export function layerFromStrings(settings: readonly RawSetting[], baseDir: strin
       continue;
     }
     if (CONFIG_KEYS[key].kind === 'io') {
-      const io = (values['io'] ?? {}) as Record<string, unknown>;
+      const io = (values.io ?? {}) as Record<string, unknown>;
       for (const [service, setting] of splitIoList(raw, source)) {
         const parsed = parseIoSetting(service, setting, source);
         io[service] = parsed.value;
         sources[`io.${service}`] = source;
-        for (const [part, text] of Object.entries(parsed.received)) received[part === '' ? `io.${service}` : `io.${service}.${part}`] = text;
+        for (const [part, text] of Object.entries(parsed.received))
+          received[part === '' ? `io.${service}` : `io.${service}.${part}`] = text;
       }
-      values['io'] = io;
+      values.io = io;
       continue;
     }
     values[key] = coerce(CONFIG_KEYS[key].kind, raw);

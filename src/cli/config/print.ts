@@ -3,7 +3,17 @@
  * a job, then what the job declares with the settings applied (its services and stages).
  */
 import { fileURLToPath } from 'node:url';
-import { ADAPTIVE_DEFAULT, AlgorithmLimit, DEFAULTS, SERVICE_DEFAULTS, type CpuStage, type IoStage, type Limit, type ServiceOptions, type Stage } from '../../index.js';
+import {
+  ADAPTIVE_DEFAULT,
+  AlgorithmLimit,
+  DEFAULTS,
+  SERVICE_DEFAULTS,
+  type CpuStage,
+  type IoStage,
+  type Limit,
+  type ServiceOptions,
+  type Stage,
+} from '../../index.js';
 import { formatSource, type ConfigSource } from '../errors.js';
 import type { BuildSettings, BuiltJob } from '../job/build.js';
 import type { ResolvedConfig } from './resolve.js';
@@ -17,7 +27,7 @@ import { defaultText, isConfigKey, type IoLimitSetting, type IoSetting } from '.
 export function formatConfig(resolved: ResolvedConfig): string[] {
   const rows: Array<[string, string, string]> = [];
   for (const [key, source] of Object.entries(resolved.sources)) {
-    const value = valueOf(resolved, key);
+    const value = settingOf(resolved, key);
     if (value === undefined && isConfigKey(key)) rows.push([key, 'unset', `(${formatSource(source)}: ${defaultText(key)})`]);
     else rows.push([key, render(value), `(${formatSource(source)})`]);
   }
@@ -52,7 +62,11 @@ export function formatJob(described: JobDescription): string[] {
   for (const [name, options] of Object.entries(built.serviceOptions)) {
     const own = described.declaredServices[name];
     const limit = limitText(own ?? {}, settings.io[name], built.services[name]?.limit, () => from(`io.${name}`));
-    rows.push([`service ${name}`, '', `limit ${limit}; timeout ${timeoutText(options.timeoutMs, own?.timeoutMs, SERVICE_DEFAULTS.timeoutMs, from)}`]);
+    rows.push([
+      `service ${name}`,
+      '',
+      `limit ${limit}; timeout ${timeoutText(options.timeoutMs, own?.timeoutMs, SERVICE_DEFAULTS.timeoutMs, from)}`,
+    ]);
   }
   built.stages.forEach((stage, i) => {
     const declared = built.declared[i];
@@ -73,10 +87,15 @@ function limitText(own: ServiceOptions, setting: IoSetting | undefined, limit: L
   if (typeof spec === 'number') return `fixed ${spec} (${specFrom})`;
   const now = limit === undefined ? '' : `, now ${limit.current}`;
   if (!(limit instanceof AlgorithmLimit) || (typeof spec === 'object' && !isIoLimitSetting(spec))) {
-    const parameters = limit instanceof AlgorithmLimit ? `: ${Object.entries(limit.parameters).map(([k, v]) => `${k} ${String(v)}`).join(', ')}` : '';
+    const parameters =
+      limit instanceof AlgorithmLimit
+        ? `: ${Object.entries(limit.parameters)
+            .map(([k, v]) => `${k} ${String(v)}`)
+            .join(', ')}`
+        : '';
     return `a custom Limit${now} (${specFrom}${parameters})`;
   }
-  const named = typeof spec === 'object' ? spec.limit : spec ?? ADAPTIVE_DEFAULT;
+  const named = typeof spec === 'object' ? spec.limit : (spec ?? ADAPTIVE_DEFAULT);
   const name = named === 'adaptive' ? `adaptive (${ADAPTIVE_DEFAULT})` : named;
   const fromSetting = ioSettingParameters(setting);
   // The job's bounds count unless a fixed setting replaced them or a setting with parameters overrode them.
@@ -132,7 +151,7 @@ function columns(rows: ReadonlyArray<readonly [string, string, string]>): string
   return rows.map(([a, b, c]) => `${a.padEnd(widths[0]!)}${b.padEnd(widths[1]!)}${c}`);
 }
 
-function valueOf(resolved: ResolvedConfig, key: string): unknown {
+function settingOf(resolved: ResolvedConfig, key: string): unknown {
   const config = resolved.config as Readonly<Record<string, unknown>>;
   if (key === 'io') return Object.keys(resolved.config.io).length === 0 ? undefined : resolved.config.io;
   if (key.startsWith('io.')) return resolved.config.io[key.slice(3)];

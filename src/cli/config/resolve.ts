@@ -67,7 +67,7 @@ export async function resolveConfig(input: ResolveConfigInput): Promise<Resolved
       continue;
     }
     const services = Object.keys(config.io).sort();
-    if (services.length === 0) sources['io'] = DEFAULT_SOURCE;
+    if (services.length === 0) sources.io = DEFAULT_SOURCE;
     for (const service of services) sources[`io.${service}`] = found[`io.${service}`] ?? DEFAULT_SOURCE;
   }
   return {

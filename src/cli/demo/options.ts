@@ -98,7 +98,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
     }));
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) throw new SluiceUsageError((error as Error).message, { cause: error });
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))
+      throw new SluiceUsageError((error as Error).message, { cause: error });
     throw error;
   }
   if (values.help === true) return 'help';
@@ -109,7 +110,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | 'help' {
   }
   if (values.out !== undefined) {
     if (values.out.length === 0) throw new SluiceOptionError('--out', 'a non-empty file path', values.out);
-    options['out'] = values.out;
+    options.out = values.out;
   }
   return options as DemoOptions;
 }

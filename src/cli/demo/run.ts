@@ -81,7 +81,8 @@ export async function runDemo(options: DemoOptions = {}, io: Partial<Pick<CliIo,
       // One synthesis per line, as the demo has always written; a failure is reported, not written.
       line(outcome) {
         if (outcome.ok) return JSON.stringify(outcome.value);
-        if (failures.length < FAILURES_SHOWN) failures.push({ index: outcome.index, stage: outcome.stage, message: messageOf(outcome.error) });
+        if (failures.length < FAILURES_SHOWN)
+          failures.push({ index: outcome.index, stage: outcome.stage, message: messageOf(outcome.error) });
         return undefined;
       },
     });

@@ -60,7 +60,7 @@ export async function* readCsv(path: string): AsyncGenerator<CsvRecord> {
       task: record.record,
     }),
     on_skip: (err: CsvError | undefined, raw: string | undefined) => {
-      const line = firstLine(typeof err?.['lines'] === 'number' ? err['lines'] : 0, raw ?? '');
+      const line = firstLine(typeof err?.lines === 'number' ? err.lines : 0, raw ?? '');
       // After a bad closing quote csv-parse reads on inside the quote and may report the same row again.
       if (line === lastSkipLine) return undefined;
       lastSkipLine = line;

@@ -13,9 +13,7 @@ export interface TextLine {
   readonly text: string;
 }
 
-type JsonlRecord =
-  | { readonly line: number; readonly task: unknown }
-  | { readonly line: number; readonly error: SluiceInputRecordError };
+type JsonlRecord = { readonly line: number; readonly task: unknown } | { readonly line: number; readonly error: SluiceInputRecordError };
 
 /** The longest piece of a bad line kept in an error's `received`. */
 const RECEIVED_MAX = 200;

@@ -93,8 +93,8 @@ export function errorJson(error: unknown, depth = 0, ancestors: Set<object> = ne
   if (ancestors.has(error)) return '[Circular]';
   const out: Record<string, unknown> = { name: error.name };
   const code = (error as { code?: unknown }).code;
-  if (code !== undefined) out['code'] = primitive(code);
-  out['message'] = error.message;
+  if (code !== undefined) out.code = primitive(code);
+  out.message = error.message;
   for (const key of Object.keys(error)) {
     if (Object.hasOwn(out, key) || key === 'cause' || key === 'stack') continue;
     const field = primitive((error as unknown as Record<string, unknown>)[key]);
@@ -103,7 +103,7 @@ export function errorJson(error: unknown, depth = 0, ancestors: Set<object> = ne
   if (error.cause !== undefined && depth < CAUSE_DEPTH) {
     ancestors.add(error);
     try {
-      out['cause'] = errorJson(error.cause, depth + 1, ancestors);
+      out.cause = errorJson(error.cause, depth + 1, ancestors);
     } finally {
       ancestors.delete(error);
     }

@@ -34,7 +34,9 @@ export function checkOutput(path: string | undefined, input?: string): void {
     if (input !== undefined) {
       const source = statOf(input);
       if (source !== undefined && source.dev === stats.dev && source.ino === stats.ino) {
-        throw new SluiceUsageError(`The output file ${path} is the input file: writing outcomes would truncate the tasks; choose another --output`);
+        throw new SluiceUsageError(
+          `The output file ${path} is the input file: writing outcomes would truncate the tasks; choose another --output`,
+        );
       }
     }
     writable(path, `Cannot write output file ${path}`);
@@ -64,7 +66,6 @@ function writable(path: string, what: string): void {
     throw new SluiceUsageError(`${what}: ${messageOf(cause)}`, { cause });
   }
 }
-
 
 /**
  * A sink for `path`: `-` or undefined writes through `stdout`; any other path is created or

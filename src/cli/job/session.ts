@@ -10,7 +10,7 @@
  * that fails halfway releases what it opened itself), never ran, or the job has none.
  */
 import { ErrorCodes, SluiceError, SluiceJobError, SluiceStateError, type Job, type Stage } from '../../index.js';
-import { type ConfigSource } from '../errors.js';
+import type { ConfigSource } from '../errors.js';
 import { applySettings, buildServices, type BuildSettings, type BuiltJob } from './build.js';
 import { messageOf } from '../message.js';
 
@@ -37,7 +37,8 @@ export function jobSession<T, R, Resources>(job: Job<T, R, Resources>, shownAs: 
     const { services, serviceOptions } = buildServices(job, settings);
     if (job.setup !== undefined) resources = await step('setup()', () => job.setup!({ services }));
     const stages = job.stages;
-    const declared = typeof stages === 'function' ? await step('stages()', () => stages({ services, resources: resources as Resources })) : stages;
+    const declared =
+      typeof stages === 'function' ? await step('stages()', () => stages({ services, resources: resources as Resources })) : stages;
     const applied = applySettings(job, declared, settings, sources);
     return { services, serviceOptions, stages: applied, declared: declared as readonly Stage[] };
   }
@@ -58,7 +59,9 @@ export function jobSession<T, R, Resources>(job: Job<T, R, Resources>, shownAs: 
     build(settings, sources) {
       if (closing !== undefined) return Promise.reject(new SluiceStateError(ErrorCodes.CLOSED, 'The job session is closed'));
       if (building !== undefined) {
-        return Promise.reject(new SluiceStateError(ErrorCodes.RUN_ACTIVE, 'The job session has built its job already; a session builds once'));
+        return Promise.reject(
+          new SluiceStateError(ErrorCodes.RUN_ACTIVE, 'The job session has built its job already; a session builds once'),
+        );
       }
       building = build(settings, sources);
       return building;

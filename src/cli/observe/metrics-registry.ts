@@ -52,7 +52,12 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
   let held: RunSnapshot | undefined;
   const current = (): RunSnapshot => held ?? options.snapshot();
 
-  const gauge = (name: string, help: string, labelNames: readonly string[], read: (s: RunSnapshot, set: (labels: Labels, v: number) => void) => void): void => {
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    read: (s: RunSnapshot, set: (labels: Labels, v: number) => void) => void,
+  ): void => {
     new Gauge({
       name: prefix + name,
       help,
@@ -64,7 +69,12 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
       },
     });
   };
-  const counter = (name: string, help: string, labelNames: readonly string[], read: (s: RunSnapshot, set: (labels: Labels, v: number) => void) => void): void => {
+  const counter = (
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    read: (s: RunSnapshot, set: (labels: Labels, v: number) => void) => void,
+  ): void => {
     const last = new Map<string, number>();
     new Counter({
       name: prefix + name,

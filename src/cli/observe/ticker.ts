@@ -17,11 +17,7 @@ export interface Reporter {
  * and `tick()` do nothing, so a late timer cannot draw over the final state. `note(line, live)`
  * writes a line; `live` says whether the display is running (started, not stopped).
  */
-export function createTicker(
-  render: (final: boolean) => void,
-  intervalMs: number,
-  note: (line: string, live: boolean) => void,
-): Reporter {
+export function createTicker(render: (final: boolean) => void, intervalMs: number, note: (line: string, live: boolean) => void): Reporter {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const tick = (): void => {

@@ -1,9 +1,6 @@
 /** Waiting for something that may never finish (a job's `close()`, a stuck run) for a bounded time. */
 
-export type Settled =
-  | { readonly status: 'done' }
-  | { readonly status: 'failed'; readonly error: unknown }
-  | { readonly status: 'timeout' };
+export type Settled = { readonly status: 'done' } | { readonly status: 'failed'; readonly error: unknown } | { readonly status: 'timeout' };
 
 /**
  * How `work` settled within `ms`. The timer is not unref'd on purpose: when `work` hangs on

@@ -14,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createExecutor, SluiceAbortError, SluiceError, type Executor, type ExecutorOptions, type Job, type Service } from '../../index.js';
-import { type ConfigSource } from '../errors.js';
+import type { ConfigSource } from '../errors.js';
 import { parseRunArgs, runFlagsHelp } from '../config/flags.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import type { SluiceConfig } from '../config/schema.js';
@@ -85,7 +85,11 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     }
     // From here on the job's close() is owed, whatever happens.
     const session = jobSession(job, jobFile);
-    const shutdown = createShutdown({ closeJob: () => session.close(), err: (line) => io.err(line), timeoutMs: RUN_DEFAULTS.closeTimeoutMs });
+    const shutdown = createShutdown({
+      closeJob: () => session.close(),
+      err: (line) => io.err(line),
+      timeoutMs: RUN_DEFAULTS.closeTimeoutMs,
+    });
     let note = (line: string): void => io.err(line);
     const stopper = createStopper({
       note: (line) => note(line),

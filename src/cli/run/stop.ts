@@ -55,7 +55,8 @@ export function createStopper(options: StopperOptions): Stopper {
     const n = running();
     const after = `${settleMs / 1000} s after the abort`;
     if (n === undefined) note(`sluice: the job is still being set up ${after}; not waiting for it`);
-    else note(`sluice: ${n} task${n === 1 ? '' : 's'} still running ${after} (an io function that ignores ctx.signal?); not waiting for them`);
+    else
+      note(`sluice: ${n} task${n === 1 ? '' : 's'} still running ${after} (an io function that ignores ctx.signal?); not waiting for them`);
     for (const wake of [...waiters]) wake();
     waiters.clear();
   };

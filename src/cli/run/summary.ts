@@ -67,7 +67,8 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
       }),
     ];
   }
-  const failedText = s.rejected > 0 ? `${s.failed + s.rejected} failed (${s.rejected} input record${s.rejected === 1 ? '' : 's'})` : `${s.failed} failed`;
+  const failedText =
+    s.rejected > 0 ? `${s.failed + s.rejected} failed (${s.rejected} input record${s.rejected === 1 ? '' : 's'})` : `${s.failed} failed`;
   const interruptedText = s.interrupted > 0 || s.interruptedBy !== undefined ? `, ${s.interrupted} interrupted` : '';
   const lines = [
     `sluice: ${s.job}: ${s.completed} completed, ${failedText}${interruptedText} in ${seconds.toFixed(1)} s ` +

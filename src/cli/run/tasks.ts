@@ -4,7 +4,7 @@
  * to `onRejected` with its line number and skipped; the rest of the input still runs. Lazy: a
  * record is read only when the executor pulls a task.
  */
-import { type Job } from '../../index.js';
+import type { Job } from '../../index.js';
 import { SluiceInputRecordError } from '../errors.js';
 import { openInput, type InputRecord } from '../io/open-input.js';
 
