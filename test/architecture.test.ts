@@ -61,12 +61,13 @@ function unitOf(path: string): string {
 function folderGraph(): Map<string, Set<string>> {
   const graph = new Map<string, Set<string>>();
   for (const m of cruised.modules) {
-    if (m.coreModule === true || m.source.startsWith('node_modules/') || m.source.startsWith('dist/')) continue;
+    if (m.coreModule === true || m.source.includes('node_modules/') || m.source.startsWith('../') || m.source.startsWith('dist/')) continue;
     const from = unitOf(m.source);
     const edges = graph.get(from) ?? new Set<string>();
     graph.set(from, edges);
     for (const d of m.dependencies) {
-      if (d.coreModule || d.couldNotResolve || d.resolved.startsWith('node_modules/')) continue;
+      // Packages are not units (with node_modules a symlink, they resolve outside the tree: ../).
+      if (d.coreModule || d.couldNotResolve || d.resolved.includes('node_modules/') || d.resolved.startsWith('../')) continue;
       const to = unitOf(d.resolved);
       if (to !== from) edges.add(to);
     }

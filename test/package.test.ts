@@ -213,6 +213,21 @@ exports.default = (0, sluice_1.defineJob)({
   for (const [name, text] of Object.entries(files)) await writeFile(join(at, name), text);
 }
 
+/** `sluice run JOB` in the project: exit 0, every outcome completed, the values doubled. */
+async function expectValues(job: string): Promise<void> {
+  const result = await sluice(['run', job, '--log', 'none'], project);
+  expect(result.code, `${job}: ${result.stderr}`).toBe(0);
+  const lines = outcomes(result.stdout);
+  expect(
+    lines.every((l) => l.ok),
+    job,
+  ).toBe(true);
+  expect(
+    lines.map((l) => l.value).sort((a, b) => Number(a) - Number(b)),
+    job,
+  ).toEqual(VALUES);
+}
+
 describe('the packed package', () => {
   it('builds on pack: the tarball holds the CLI, the library, its types and the shipped workers', () => {
     for (const file of [
@@ -272,17 +287,7 @@ describe('the packed package', () => {
 
   it('runs an ES module job (.js, and .mts through tsx) with an io stage and a worker of the project', async () => {
     for (const job of ['job.js', 'job.mts']) {
-      const result = await sluice(['run', job, '--log', 'none'], project);
-      expect(result.code, `${job}: ${result.stderr}`).toBe(0);
-      const lines = outcomes(result.stdout);
-      expect(
-        lines.every((l) => l.ok),
-        job,
-      ).toBe(true);
-      expect(
-        lines.map((l) => l.value).sort((a, b) => Number(a) - Number(b)),
-        job,
-      ).toEqual(VALUES);
+      await expectValues(job);
     }
   });
 
@@ -295,17 +300,7 @@ describe('the packed package', () => {
 
   it('runs CommonJS job modules (module.exports in a .js, exports.default in a .cjs) with .cjs workers', async () => {
     for (const job of ['cjs/job.js', 'cjs/job-default.cjs']) {
-      const result = await sluice(['run', job, '--log', 'none'], project);
-      expect(result.code, `${job}: ${result.stderr}`).toBe(0);
-      const lines = outcomes(result.stdout);
-      expect(
-        lines.every((l) => l.ok),
-        job,
-      ).toBe(true);
-      expect(
-        lines.map((l) => l.value).sort((a, b) => Number(a) - Number(b)),
-        job,
-      ).toEqual(VALUES);
+      await expectValues(job);
     }
   });
 });

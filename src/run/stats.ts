@@ -1,17 +1,10 @@
 /** The stats snapshot of a run, and the zeros of a run that never started: one shape for both. */
 import type { ResolvedOptions } from '../options.js';
 import type { StageRunner } from '../stages/runner.js';
-import type { ExecutorStats, TaskStats } from '../stats.js';
+import type { ExecutorStats, StageStats, TaskStats } from '../stats.js';
 
-/** A stage's counters in a run. */
-export interface StageCounters {
-  readonly active: number;
-  readonly peakActive: number;
-  readonly running: number;
-  readonly peakRunning: number;
-  readonly completed: number;
-  readonly failed: number;
-}
+/** A stage's counters in a run: its public stats less what the runner says (name, kind, capacity). */
+export type StageCounters = Omit<StageStats, 'name' | 'kind' | 'capacity'>;
 
 interface SizeAndPeak {
   readonly size: number;
