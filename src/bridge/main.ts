@@ -8,7 +8,7 @@
  * its own. A task message only adds the task's index and a task id; every message on a link
  * carries that id, which routes progress to the task and gives an exposed function its task's
  * context. Why not a MessageChannel per task: creating one costs about 30 µs of main-thread CPU,
- * as much as a whole no-op task (bench/bridge.ts measured the difference), and Piscina gives no way
+ * as much as a whole no-op task (bench/bridge/measure.ts measured the difference), and Piscina gives no way
  * to hand a port to a given thread. The price: a BroadcastChannel has no transfer list, so host
  * call arguments and results are always copied.
  *

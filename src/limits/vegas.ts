@@ -20,7 +20,7 @@
  * [0.5, 1), which would make the step impure); a drop's rtt never becomes rtt_noload (a refused
  * connection returns fast and would pin the baseline low); samples with rtt 0 carry no latency.
  *
- * Defaults tuned for a batch client (bench/adaptive.ts: C_s 10 → 3 → 10 at 20 ms): Netflix's
+ * Defaults tuned for a batch client (bench/adaptive/dev.ts: C_s 10 → 3 → 10 at 20 ms): Netflix's
  * alpha 3L / beta 6L keep 3 to 6 calls queued at the service, which the service's other users
  * wait behind (at C_s = 3, 20 ms: +20 to +40 ms each); a = 1, b = 2 keeps one or two, and the
  * limit near C_s + 1. (b = 1 held one, but at 5 ms rtt the client's own rtt noise already reads

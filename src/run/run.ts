@@ -15,7 +15,7 @@ import { setMaxListeners } from 'node:events';
 import { SluiceAbortError, SluiceTaskError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Failed, Outcome } from '../outcome.js';
-import { StageFailure, StageFatal, type StageRunner, type StageTaskContext } from '../stages/runner.js';
+import { StageFailure, StageFatal, type StageRunner } from '../stages/runner.js';
 import type { ExecutorStats } from '../stats.js';
 import { Input } from './input.js';
 import { Outcomes } from './outcomes.js';
@@ -262,10 +262,9 @@ export class Run implements AsyncIterableIterator<Outcome> {
   #startItem(i: number, item: Item): void {
     const runner = this.#runners[i]!;
     this.#stages.enter(i);
-    const ctx: StageTaskContext = { task: item.task, index: item.index, stage: runner.name, signal: this.#controller.signal };
     let promise: Promise<unknown>;
     try {
-      promise = runner.run(item.value, ctx);
+      promise = runner.run(item.value, item, this.#controller.signal);
     } catch (error) {
       promise = Promise.reject(error);
     }

@@ -54,25 +54,25 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
     name,
     kind: 'cpu',
     capacity,
-    async run(input, ctx) {
+    async run(input, ref, signal) {
       const transferList = stage.transfer ? collectTransferables(input) : [];
       // Only a bridged stage wraps the input: a plain stage sends it exactly as it is.
-      const task = bridge?.open(ctx);
+      const task = bridge?.open({ task: ref.task, index: ref.index, signal });
       let envelope: Envelope;
       try {
         envelope = (await getPool().run(task ? task.message(input) : input, {
-          signal: ctx.signal,
+          signal,
           ...(transferList.length > 0 ? { transferList: transferList as never } : {}),
         })) as Envelope;
       } catch (error) {
-        if (ctx.signal.aborted) throw error;
+        if (signal.aborted) throw error;
         // Piscina's post of the task threw (no thread saw it, no capacity is held): say where.
         const notSent = inputCloneFailure(name, input, error);
         if (notSent) throw notSent;
         throw new SluiceWorkerError(
           ErrorCodes.WORKER_CRASHED,
           name,
-          `the worker thread running task #${ctx.index} stopped before it answered (${messageOf(error)}); the pool replaced it`,
+          `the worker thread running task #${ref.index} stopped before it answered (${messageOf(error)}); the pool replaced it`,
           error,
         );
       } finally {

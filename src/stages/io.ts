@@ -10,7 +10,7 @@
 import { SluiceTimeoutError } from '../errors.js';
 import type { ResolvedIoStage } from './io-options.js';
 import { CallFailure, callCounted } from '../services/service.js';
-import { StageFailure, type StageRunner, type StageTaskContext } from './runner.js';
+import { StageFailure, type StageRunner, type TaskRef } from './runner.js';
 import type { IoFunction, TaskContext } from './types.js';
 
 const resolved = Promise.resolve();
@@ -25,8 +25,11 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
         return service.limit.current;
       },
       // ctx.signal and ctx.call follow the attempt's signal: a service timeout aborts both.
-      run: (input, ctx) =>
-        callCounted(service, (signal, attempt) => fn(input, taskContext(ctx, signal, attempt)), ctx.signal).then(undefined, stageFailure),
+      run: (input, task, runSignal) =>
+        callCounted(service, (signal, attempt) => fn(input, taskContext(task, name, signal, attempt)), runSignal).then(
+          undefined,
+          stageFailure,
+        ),
       onCapacityChange: (listener) => service.limit.subscribe(listener),
       close: async () => undefined,
     };
@@ -38,8 +41,8 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
     // One microtask later, as a limiter would: the function never runs inside the pipeline's pump.
     run:
       timeoutMs > 0
-        ? (input, ctx) => runTimed(fn, input, ctx, name, timeoutMs)
-        : (input, ctx) => resolved.then(() => fn(input, taskContext(ctx, ctx.signal, 1))),
+        ? (input, task, signal) => runTimed(fn, input, task, signal, name, timeoutMs)
+        : (input, task, signal) => resolved.then(() => fn(input, taskContext(task, name, signal, 1))),
     close: async () => undefined,
   };
 }
@@ -49,8 +52,7 @@ export function createIoRunner(stage: ResolvedIoStage): StageRunner {
  * task fails with a `SluiceTimeoutError` naming the stage. What `fn` does after that (it may ignore
  * its signal) is dropped: a late rejection is handled here, never unhandled.
  */
-function runTimed(fn: IoFunction, input: unknown, ctx: StageTaskContext, stage: string, timeoutMs: number): Promise<unknown> {
-  const outer = ctx.signal;
+function runTimed(fn: IoFunction, input: unknown, task: TaskRef, outer: AbortSignal, stage: string, timeoutMs: number): Promise<unknown> {
   const controller = new AbortController();
   const signal = controller.signal;
   const onAbort = (): void => controller.abort(outer.reason);
@@ -68,7 +70,7 @@ function runTimed(fn: IoFunction, input: unknown, ctx: StageTaskContext, stage: 
       outer.removeEventListener('abort', onAbort);
     };
     resolved
-      .then(() => fn(input, taskContext(ctx, signal, 1)))
+      .then(() => fn(input, taskContext(task, stage, signal, 1)))
       .then(
         (value) => {
           settle();
@@ -83,8 +85,8 @@ function runTimed(fn: IoFunction, input: unknown, ctx: StageTaskContext, stage: 
 }
 
 /** What `fn` sees in one attempt: the task's context, with the attempt's signal and a `call` aborted with it. */
-function taskContext(ctx: StageTaskContext, signal: AbortSignal, attempt: number): TaskContext {
-  return { task: ctx.task, index: ctx.index, stage: ctx.stage, signal, attempt, call: (service, a) => service.call(a, { signal }) };
+function taskContext(task: TaskRef, stage: string, signal: AbortSignal, attempt: number): TaskContext {
+  return { task: task.task, index: task.index, stage, signal, attempt, call: (service, a) => service.call(a, { signal }) };
 }
 
 /** A service call's failure, with the attempts it made, as the pipeline takes it. */

@@ -9,22 +9,21 @@ export interface StageRunner {
    * `StageFailure` (a failure after some attempts), a `StageFatal` (the stage cannot run any
    * task), or anything else (the task failed at its first attempt).
    */
-  run(input: unknown, ctx: StageTaskContext): Promise<unknown>;
+  run(input: unknown, task: TaskRef, signal: AbortSignal): Promise<unknown>;
   /** Calls `listener` when `capacity` changes, so the pipeline can admit more at once. */
   onCapacityChange?(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
-/** What the pipeline tells a stage runner about the task it runs; an io stage's `TaskContext` adds to it. */
-export interface StageTaskContext<T = unknown> {
+/**
+ * The task a runner runs, as the pipeline holds it (its own item, passed as it is: no object is
+ * made per task to call a runner; the runner builds the context its stage needs).
+ */
+export interface TaskRef {
   /** The task as it came from the input. */
-  readonly task: T;
+  readonly task: unknown;
   /** The task's position in the input, from 0. */
   readonly index: number;
-  /** The name of the stage running. */
-  readonly stage: string;
-  /** The run's signal: aborted when the run is aborted or the consumer stops early. */
-  readonly signal: AbortSignal;
 }
 
 /**

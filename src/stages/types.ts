@@ -1,10 +1,9 @@
 /** The shapes of stages as users declare them, and the context an io function receives. */
 import type { Exposed, TaskProgress } from '../bridge/types.js';
 import type { Attempt, Service } from '../services/service.js';
-import type { StageTaskContext } from './runner.js';
 
 /** What an io function receives besides its input. */
-export interface TaskContext<T = unknown> extends StageTaskContext<T> {
+export interface TaskContext<T = unknown> {
   /** The task as it came from the input. */
   readonly task: T;
   /** The task's position in the input, from 0. */
