@@ -45,6 +45,13 @@ module.exports = {
       to: { path: '^src/', pathNot: ['^src/limits/', '^src/errors\\.ts$'] },
     },
     {
+      name: 'journal-on-errors-only',
+      comment: 'The journal is a library part of its own: it imports nothing of sluice but the error classes.',
+      severity: 'error',
+      from: { path: '^src/journal/' },
+      to: { path: '^src/', pathNot: ['^src/journal/', '^src/errors\\.ts$'] },
+    },
+    {
       name: 'src-not-on-tooling',
       comment: 'Shipped code never imports the bench or the tests.',
       severity: 'error',

@@ -26,6 +26,16 @@ export const ErrorCodes = Object.freeze({
   RESPONSE: 'ERR_SLUICE_RESPONSE',
   /** A value crossing between the main thread and a worker thread cannot be cloned. */
   DATA_CLONE: 'ERR_SLUICE_DATA_CLONE',
+  /** A journal's lock is held by another run (`.holder` names it). */
+  JOURNAL_LOCKED: 'ERR_SLUICE_JOURNAL_LOCKED',
+  /** A new run was asked for where a journal of an earlier run exists (`.finished` says whether it ended). */
+  JOURNAL_EXISTS: 'ERR_SLUICE_JOURNAL_EXISTS',
+  /** A resume was asked for where there is no journal. */
+  JOURNAL_MISSING: 'ERR_SLUICE_JOURNAL_MISSING',
+  /** A resume against another input or job than the journal's (`.changes` lists what changed). */
+  JOURNAL_CHANGED: 'ERR_SLUICE_JOURNAL_CHANGED',
+  /** A journal is unreadable or corrupt, a write to it failed, or its run was fenced by a newer one. */
+  JOURNAL: 'ERR_SLUICE_JOURNAL',
 } as const);
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -148,18 +158,19 @@ export class SluiceTaskError extends SluiceError {
 
 /**
  * An attempt took longer than its `timeoutMs`: an attempt of a call to a service (`.service` names
- * it; counts as dropped, a loss signal), or of an io stage without a service (`.stage` names it).
- * `new SluiceTimeoutError(service, ms)` names a service; `new SluiceTimeoutError({ stage }, ms)` a stage.
+ * it; counts as dropped, a loss signal), of an io stage without a service, or of a cpu stage (whose
+ * thread was stopped and replaced); `.stage` names the stage. `new SluiceTimeoutError(service, ms)`
+ * names a service; `new SluiceTimeoutError({ stage }, ms)` an io stage, `({ stage, kind: 'cpu' }, ms)` a cpu stage.
  */
 export class SluiceTimeoutError extends SluiceError {
   /** The service whose call timed out; undefined for an io stage's own timeout. */
   readonly service: string | undefined;
-  /** The io stage whose attempt timed out (a stage without a service); undefined for a service. */
+  /** The stage whose attempt timed out (an io stage without a service, or a cpu stage); undefined for a service. */
   readonly stage: string | undefined;
   readonly timeoutMs: number;
-  constructor(target: string | { readonly service?: string; readonly stage?: string }, timeoutMs: number) {
-    const { service, stage } = typeof target === 'string' ? { service: target, stage: undefined } : target;
-    const what = service !== undefined ? `A call to service "${service}"` : `An attempt of io stage "${String(stage)}"`;
+  constructor(target: string | { readonly service?: string; readonly stage?: string; readonly kind?: 'io' | 'cpu' }, timeoutMs: number) {
+    const { service, stage, kind = 'io' } = typeof target === 'string' ? { service: target, stage: undefined, kind: undefined } : target;
+    const what = service !== undefined ? `A call to service "${service}"` : `An attempt of ${kind} stage "${String(stage)}"`;
     super(ErrorCodes.TIMEOUT, `${what} timed out after ${timeoutMs} ms`);
     this.service = service;
     this.stage = stage;
@@ -239,6 +250,49 @@ export class SluiceJobError extends SluiceError {
 export class SluiceBridgeError extends SluiceError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCodes.BRIDGE, message, options);
+  }
+}
+
+/**
+ * A journal of a durable run refused to open or to record: another run holds its lock
+ * (`ERR_SLUICE_JOURNAL_LOCKED`, `.holder`), a new run where one exists (`ERR_SLUICE_JOURNAL_EXISTS`,
+ * `.finished`), a resume where none exists (`ERR_SLUICE_JOURNAL_MISSING`), a resume against a changed
+ * input or job (`ERR_SLUICE_JOURNAL_CHANGED`, `.changes`), or the journal is unreadable, a write
+ * failed, or a newer run fenced this one (`ERR_SLUICE_JOURNAL`, `cause`). `.dir` is the journal's folder.
+ */
+export class SluiceJournalError extends SluiceError {
+  readonly dir: string;
+  /** The run holding the lock (ERR_SLUICE_JOURNAL_LOCKED); undefined otherwise. */
+  readonly holder: { readonly pid: number; readonly host: string; readonly startedAt: string; readonly epoch: number } | undefined;
+  /** Whether the existing journal's last run finished (ERR_SLUICE_JOURNAL_EXISTS); undefined otherwise. */
+  readonly finished: boolean | undefined;
+  /** What changed since the journal was made (ERR_SLUICE_JOURNAL_CHANGED); empty otherwise. */
+  readonly changes: ReadonlyArray<{
+    readonly field: string;
+    readonly was: string | number | undefined;
+    readonly now: string | number | undefined;
+  }>;
+  constructor(
+    code:
+      | typeof ErrorCodes.JOURNAL_LOCKED
+      | typeof ErrorCodes.JOURNAL_EXISTS
+      | typeof ErrorCodes.JOURNAL_MISSING
+      | typeof ErrorCodes.JOURNAL_CHANGED
+      | typeof ErrorCodes.JOURNAL,
+    dir: string,
+    message: string,
+    details: {
+      readonly holder?: SluiceJournalError['holder'];
+      readonly finished?: boolean;
+      readonly changes?: SluiceJournalError['changes'];
+      readonly cause?: unknown;
+    } = {},
+  ) {
+    super(code, message, 'cause' in details ? { cause: details.cause } : undefined);
+    this.dir = dir;
+    this.holder = details.holder;
+    this.finished = details.finished;
+    this.changes = details.changes ?? [];
   }
 }
 

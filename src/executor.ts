@@ -5,6 +5,7 @@
 import { ErrorCodes, SluiceOptionError, SluiceStateError } from './errors.js';
 import { resolveOptions, type ExecutorOptions } from './options.js';
 import type { Outcome } from './outcome.js';
+import type { KeyFunction } from './run/keys.js';
 import { Run } from './run/run.js';
 import { zeroStats } from './run/stats.js';
 import { createCpuRunner } from './stages/cpu.js';
@@ -13,7 +14,7 @@ import type { StageRunner } from './stages/runner.js';
 import type { Stage, StageInput, StageOutput } from './stages/types.js';
 import type { ExecutorStats } from './stats.js';
 
-export interface RunOptions {
+export interface RunOptions<T = unknown> {
   /** Aborting it stops admission, aborts in-flight work, and rejects the iteration. */
   readonly signal?: AbortSignal;
   /**
@@ -21,6 +22,15 @@ export interface RunOptions {
    * already pulled finishes and is yielded, then the iteration ends normally. For a graceful stop.
    */
   readonly drain?: AbortSignal;
+  /**
+   * Each task's key, called once per task as it is pulled: stages see it as `ctx.key` and its
+   * outcome carries it. Work is at least once (a resumed run may do a task again), so a stage's
+   * side effects should be idempotent on it. A key that is not a non-empty string (or a throw)
+   * fails that task alone, without running it, with a `SluiceOptionError` naming `key` (or what
+   * was thrown).
+   * @default (task, index) => String(index)
+   */
+  readonly key?: (task: T, index: number) => string;
 }
 
 export interface Executor<T = unknown, R = unknown> extends AsyncDisposable {
@@ -29,7 +39,7 @@ export interface Executor<T = unknown, R = unknown> extends AsyncDisposable {
    * result to drive the run: outcomes come as they finish (or in input order with `ordered`).
    * Breaking out of the loop stops the run and settles what is in flight.
    */
-  run(input: Iterable<T> | AsyncIterable<T>, options?: RunOptions): AsyncIterableIterator<Outcome<T, R>>;
+  run(input: Iterable<T> | AsyncIterable<T>, options?: RunOptions<T>): AsyncIterableIterator<Outcome<T, R>>;
   /** Counters and peaks of the active run, or of the last one. */
   stats(): ExecutorStats;
   /** Stops an active run, then releases the worker pools. Idempotent. */
@@ -60,18 +70,21 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
   let closed = false;
   let closing: Promise<void> | undefined;
 
-  function run(input: Iterable<T> | AsyncIterable<T>, runOptions: RunOptions = {}): AsyncIterableIterator<Outcome<T, R>> {
+  function run(input: Iterable<T> | AsyncIterable<T>, runOptions: RunOptions<T> = {}): AsyncIterableIterator<Outcome<T, R>> {
     if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, 'The executor is closed');
     if (input === null || (typeof input !== 'object' && typeof input !== 'function') || !isIterable(input)) {
       throw new SluiceOptionError('input', 'an Iterable or AsyncIterable of tasks', input);
     }
     if (runOptions === null || typeof runOptions !== 'object') throw new SluiceOptionError('run options', 'an object', runOptions);
-    const { signal, drain } = runOptions;
+    const { signal, drain, key } = runOptions;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new SluiceOptionError('signal', 'an AbortSignal', signal);
     }
     if (drain !== undefined && !(drain instanceof AbortSignal)) {
       throw new SluiceOptionError('drain', 'an AbortSignal', drain);
+    }
+    if (key !== undefined && typeof key !== 'function') {
+      throw new SluiceOptionError('key', 'a function (task, index) => string', key);
     }
     if (active !== undefined) throw runActive();
     const r: Run = new Run({
@@ -80,6 +93,7 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
       source: input,
       signal,
       drain,
+      key: key as KeyFunction | undefined,
       onStart() {
         if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, 'The executor is closed');
         if (active !== undefined && active !== r) throw runActive();

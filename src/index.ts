@@ -62,6 +62,21 @@ export { defineJob, isJob } from './job.js';
 export { importJob } from './job-import.js';
 export type { Job, JobContext, JobDefinition, JobInput, JobOptions, JobSetupContext, JobStages } from './job.js';
 
+// Durable runs
+export { openJournal } from './journal/journal.js';
+export type { Journal, OpenJournalOptions } from './journal/journal.js';
+export { readJournalStatus } from './journal/status.js';
+export { compareFingerprints, fingerprintInput } from './journal/fingerprint.js';
+export type {
+  Fingerprint,
+  FingerprintChange,
+  JournalStatus,
+  LockHolder,
+  TaskLedger,
+  TaskRecord,
+  TaskState,
+} from './journal/types.js';
+
 // Errors
 export {
   ErrorCodes,
@@ -71,6 +86,7 @@ export {
   SluiceError,
   SluiceInputError,
   SluiceJobError,
+  SluiceJournalError,
   SluiceOptionError,
   SluiceReentrantCallError,
   SluiceResponseError,

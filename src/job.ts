@@ -75,6 +75,14 @@ export interface JobDefinition<T = unknown, R = unknown, Resources = unknown> {
    * rest of the job runs.
    */
   readonly parse?: (record: unknown, line: number) => T;
+  /**
+   * The key of a task: a non-empty string that names it for as long as the job exists (an id in
+   * the task, say), passed to the run as its `key` option. Stages see it as `ctx.key`, and work is
+   * at least once, so make their side effects idempotent on it. A key that is not a non-empty
+   * string (or a throw) fails that task alone.
+   * @default the task's position in its input (`String(index)`)
+   */
+  readonly key?: (task: T) => string;
   /** Executor options of the job: overridden by config and flags. */
   readonly options?: JobOptions;
   /** Called on the main thread for every outcome, after it is written to the output. */
@@ -93,7 +101,7 @@ const kJob = Symbol.for('sluice.job');
 /** A validated job definition, as a job module's default export. */
 export type Job<T = unknown, R = unknown, Resources = unknown> = JobDefinition<T, R, Resources> & { readonly [kJob]: true };
 
-const KEYS = Object.freeze(['name', 'services', 'setup', 'stages', 'input', 'parse', 'options', 'onOutcome', 'close']);
+const KEYS = Object.freeze(['name', 'services', 'setup', 'stages', 'input', 'parse', 'key', 'options', 'onOutcome', 'close']);
 
 /**
  * Defines a job: `export default defineJob({ stages: [io(...), cpu(...)], input })`, or with
@@ -119,7 +127,7 @@ export function defineJob<T = unknown, R = unknown, Resources = unknown>(definit
   if (d.input !== undefined && !isInput(d.input)) {
     throw new SluiceOptionError('job.input', 'an Iterable, an AsyncIterable, or a function returning one', d.input);
   }
-  for (const key of ['setup', 'parse', 'onOutcome', 'close'] as const) {
+  for (const key of ['setup', 'parse', 'key', 'onOutcome', 'close'] as const) {
     if (d[key] !== undefined && typeof d[key] !== 'function') throw new SluiceOptionError(`job.${key}`, 'a function', d[key]);
   }
   if (d.options !== undefined && !isPlainObject(d.options)) throw new SluiceOptionError('job.options', 'an object', d.options);

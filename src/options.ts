@@ -48,6 +48,8 @@ export const DEFAULTS = Object.freeze({
   transfer: CPU_DEFAULTS.transfer,
   /** io `timeoutMs` of a stage without a service: 0, no timeout (a service has its own). */
   ioTimeoutMs: IO_DEFAULTS.timeoutMs,
+  /** cpu `timeoutMs`: 0, no timeout. */
+  cpuTimeoutMs: CPU_DEFAULTS.timeoutMs,
   /** cpu `threads` default, read when options are resolved. */
   threads: CPU_DEFAULTS.threads,
 });

@@ -258,11 +258,11 @@ describe('a call still pending when its task ends', () => {
 });
 
 describe('the task message', () => {
-  it('on a plain stage is exactly the input; ctx.index is undefined there', async () => {
+  it('on a plain stage unwraps to exactly the input, with the index and key', async () => {
     const ex = start<unknown, unknown>('inspect', {});
     const inputs = [{ a: 1, nested: { b: [2] } }, 'text', 42, null];
     const outcomes = await collect(ex.run(inputs));
-    expect(values(outcomes)).toEqual(inputs.map((input) => ({ input, index: undefined, ctxKeys: ['host', 'index', 'progress'] })));
+    expect(values(outcomes)).toEqual(inputs.map((input, index) => ({ input, index, ctxKeys: ['host', 'index', 'key', 'progress'] })));
   });
 
   it('on a bridged stage unwraps to the same input, with the index, and still moves binary payloads', async () => {
@@ -270,8 +270,8 @@ describe('the task message', () => {
     const body = new ArrayBuffer(1 << 16);
     const outcomes = await collect(ex.run([{ a: 1 }, { body }]));
     expect(values(outcomes)).toEqual([
-      { input: { a: 1 }, index: 0, ctxKeys: ['host', 'index', 'progress'] },
-      { input: { bodyBytes: 1 << 16 }, index: 1, ctxKeys: ['host', 'index', 'progress'] },
+      { input: { a: 1 }, index: 0, ctxKeys: ['host', 'index', 'key', 'progress'] },
+      { input: { bodyBytes: 1 << 16 }, index: 1, ctxKeys: ['host', 'index', 'key', 'progress'] },
     ]);
     expect(body.byteLength).toBe(0); // detached: moved to the worker, not copied
   });

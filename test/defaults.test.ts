@@ -136,8 +136,15 @@ describe('README defaults tables agree with the code', () => {
     const cpu = defaults('cpu option');
     check(
       cpu,
-      { exportName: DEFAULTS.exportName, transfer: DEFAULTS.transfer, resourceLimits: undefined, expose: undefined, onProgress: undefined },
-      ['threads', 'exportName', 'transfer', 'resourceLimits', 'expose', 'onProgress'],
+      {
+        exportName: DEFAULTS.exportName,
+        transfer: DEFAULTS.transfer,
+        resourceLimits: undefined,
+        timeoutMs: DEFAULTS.cpuTimeoutMs,
+        expose: undefined,
+        onProgress: undefined,
+      },
+      ['threads', 'exportName', 'transfer', 'resourceLimits', 'timeoutMs', 'expose', 'onProgress'],
     );
     expect(cpu.find(([name]) => name === 'threads')?.[1]).toBe('`os.availableParallelism()`');
     expect(DEFAULTS.threads()).toBe(availableParallelism());
@@ -205,7 +212,14 @@ describe('JSDoc @default tags agree with the code', () => {
     [
       'src/stages/types.ts',
       'CpuOptions',
-      { exportName: DEFAULTS.exportName, transfer: DEFAULTS.transfer, expose: undefined, onProgress: undefined, resourceLimits: undefined },
+      {
+        exportName: DEFAULTS.exportName,
+        transfer: DEFAULTS.transfer,
+        expose: undefined,
+        onProgress: undefined,
+        resourceLimits: undefined,
+        timeoutMs: DEFAULTS.cpuTimeoutMs,
+      },
       ['threads'],
     ],
     [

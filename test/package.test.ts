@@ -94,6 +94,11 @@ const PUBLIC_VALUES = {
     'defineJob',
     'isJob',
     'importJob',
+    // durable runs
+    'openJournal',
+    'readJournalStatus',
+    'fingerprintInput',
+    'compareFingerprints',
     // errors
     'ErrorCodes',
     'SluiceError',
@@ -109,6 +114,7 @@ const PUBLIC_VALUES = {
     'SluiceReentrantCallError',
     'SluiceJobError',
     'SluiceBridgeError',
+    'SluiceJournalError',
   ],
   'sluice/demo': ['startDocServer', 'documentFor', 'generateDocument', 'createAgent', 'fetchBuffer', 'HttpStatusError'],
 } as const;

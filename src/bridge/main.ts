@@ -5,7 +5,7 @@
  * after the stage and the thread (`sluice-bridge:<stage key>:<threadId>`), so exactly two ends
  * share it, this one and the thread's. Both ends know the name without anything being sent: the
  * main side reads thread ids from Piscina (`pool.threads`, then `workerCreate`), the worker reads
- * its own. A task message only adds the task's index and a task id; every message on a link
+ * its own. A task message only adds a task id to a plain stage's; every message on a link
  * carries that id, which routes progress to the task and gives an exposed function its task's
  * context. Why not a MessageChannel per task: creating one costs about 30 µs of main-thread CPU,
  * as much as a whole no-op task (bench/bridge/measure.ts measured the difference), and Piscina gives no way
@@ -36,6 +36,8 @@ export interface BridgeSpec {
 /** The task a bridge serves. */
 export interface TaskInfo {
   readonly index: number;
+  /** The run's key for the task; undefined: `String(index)`. */
+  readonly key: string | undefined;
   readonly task: unknown;
   /** The run's signal for the task. */
   readonly signal: AbortSignal;
@@ -49,7 +51,7 @@ export interface ThreadSource {
 
 /** One task in flight on a bridged stage. Call `close()` when it settles, however it settles. */
 export interface OpenTask {
-  /** The task message: the input, its index and the task id. */
+  /** The task message: the input, its index and key, and the task id. */
   message(input: unknown): BridgedTask;
   /** Delivers the task's last progress, then forgets the task: later calls and progress are dropped. */
   close(): void;
@@ -120,11 +122,11 @@ export class StageBridge {
   }
 
   open(info: TaskInfo): OpenTask {
-    const state: TaskState = { index: info.index, task: info.task, signal: info.signal, id: this.#nextId++ };
+    const state: TaskState = { index: info.index, key: info.key, task: info.task, signal: info.signal, id: this.#nextId++ };
     this.#tasks.set(state.id, state);
     counts.tasks += 1;
     return {
-      message: (input) => ({ input, index: state.index, id: state.id }),
+      message: (input) => ({ input, index: state.index, key: state.key, id: state.id }),
       close: () => this.#close(state),
     };
   }
@@ -215,7 +217,13 @@ export class StageBridge {
       state.onAbort = () => controller.abort(state.signal.reason);
       state.signal.addEventListener('abort', state.onAbort, { once: true });
     }
-    state.context = Object.freeze({ stage: this.#spec.stage, index: state.index, task: state.task, signal: controller.signal });
+    state.context = Object.freeze({
+      stage: this.#spec.stage,
+      index: state.index,
+      key: state.key ?? String(state.index),
+      task: state.task,
+      signal: controller.signal,
+    });
     return state.context;
   }
 }

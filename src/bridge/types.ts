@@ -9,6 +9,8 @@ export interface HostCallContext<T = unknown> {
   readonly stage: string;
   /** The task's position in the input, from 0. */
   readonly index: number;
+  /** The task's key (see `TaskContext.key`). */
+  readonly key: string;
   /** The task as it came from the input. */
   readonly task: T;
   /**

@@ -1,6 +1,6 @@
 /**
  * The `sluice` command: `main(argv, io)` returns the exit code, so it can be tested in-process;
- * only bin.ts touches the process. Commands: run, bench, config, demo.
+ * only bin.ts touches the process. Commands: run, status, bench, config, demo.
  */
 import { readFileSync } from 'node:fs';
 import { benchCommand } from './bench/command.js';
@@ -9,6 +9,7 @@ import { runFlagsHelp } from './config/flags.js';
 import { demoCommand } from './demo/command.js';
 import type { CliIo } from './io.js';
 import { runCommand } from './run/command.js';
+import { statusCommand } from './status/command.js';
 
 export type { CliIo };
 /** @deprecated use CliIo */
@@ -17,7 +18,9 @@ export type Io = CliIo;
 const USAGE = `Usage: sluice <command> [options]
 
 Commands:
-  run JOB       run a job module (.js, .mjs, .cjs, .ts or .mts; its default export is defineJob({...})): sluice run --help
+  run JOB       run a job module (.js, .mjs, .cjs, .ts or .mts; its default export is defineJob({...})): sluice run --help;
+                with --output FILE the run is journaled in FILE.sluice/: --resume continues it, --restart starts over
+  status        what the journal of a run's output holds (done, failed, dead, pending, the lock): sluice status --output FILE
   bench JOB     tuning runs: the job on a sample of its input under a matrix of settings: sluice bench --help
   config [JOB]  print the resolved config and where each value came from; with JOB, check the settings
                 against the job and list its services and stages as a run builds them: sluice config --help
@@ -30,13 +33,15 @@ Options:
 Config layers, later winning: defaults < sluice.config.json (or --config FILE) < SLUICE_* environment < flags.
 Exit codes: 0 every task completed, 1 some tasks failed, 2 bad usage, config, input/output file or job, 130 interrupted.`;
 
-const COMMANDS = ['run', 'bench', 'config', 'demo'];
+const COMMANDS = ['run', 'status', 'bench', 'config', 'demo'];
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':
       return runCommand(rest, io);
+    case 'status':
+      return statusCommand(rest, io);
     case 'bench':
       return benchCommand(rest, io);
     case 'config':

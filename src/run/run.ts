@@ -18,6 +18,7 @@ import type { Failed, Outcome } from '../outcome.js';
 import { StageFailure, StageFatal, type StageRunner } from '../stages/runner.js';
 import type { ExecutorStats } from '../stats.js';
 import { Input } from './input.js';
+import { newItem, type KeyFunction } from './keys.js';
 import { Outcomes } from './outcomes.js';
 import { Stages, type Item } from './stages.js';
 import { statsOf } from './stats.js';
@@ -31,6 +32,8 @@ export interface RunInit {
   readonly signal?: AbortSignal | undefined;
   /** Aborting it drains the run: nothing more is pulled, what was pulled finishes. */
   readonly drain?: AbortSignal | undefined;
+  /** Each task's key (./keys.ts); unset: `String(index)`. */
+  readonly key?: KeyFunction | undefined;
   /** Called as the first `next()` starts the run; throwing refuses the start. */
   readonly onStart: () => void;
   /** Called once the run has settled. */
@@ -44,6 +47,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
   readonly #runners: readonly StageRunner[];
   readonly #signal: AbortSignal | undefined;
   readonly #drain: AbortSignal | undefined;
+  readonly #key: KeyFunction | undefined;
   readonly #onStart: () => void;
   readonly #onSettle: () => void;
   readonly #controller = new AbortController();
@@ -69,6 +73,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
     this.#runners = runners;
     this.#signal = init.signal;
     this.#drain = init.drain;
+    this.#key = init.key;
     this.#onStart = init.onStart;
     this.#onSettle = init.onSettle;
     this.#outcomes = new Outcomes(options.ordered, options.outputBound);
@@ -250,13 +255,12 @@ export class Run implements AsyncIterableIterator<Outcome> {
   #take(index: number, value: unknown): void {
     const open = this.#open();
     if (open > this.#peakOpen) this.#peakOpen = open;
-    const item: Item = { index, task: value, value };
     if (this.#phase !== 'running') {
       // Arrived after the run stopped admitting (stopOnError): it never started.
       this.#discarded += 1;
       return;
     }
-    this.#startItem(0, item);
+    this.#startItem(0, newItem(this.#key, index, value));
   }
 
   #startItem(i: number, item: Item): void {
@@ -264,7 +268,8 @@ export class Run implements AsyncIterableIterator<Outcome> {
     this.#stages.enter(i);
     let promise: Promise<unknown>;
     try {
-      promise = runner.run(item.value, item, this.#controller.signal);
+      // A task whose key was refused never runs (./keys.ts).
+      promise = item.refused ? Promise.reject(item.refused) : runner.run(item.value, item, this.#controller.signal);
     } catch (error) {
       promise = Promise.reject(error);
     }
@@ -293,7 +298,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
       item.value = result;
       if (last) {
         this.#completed += 1;
-        this.#stages.holdOutcome(i, item, { ok: true, task: item.task, index: item.index, value: result });
+        this.#stages.holdOutcome(i, item, { ok: true, task: item.task, index: item.index, key: item.key, value: result });
       } else {
         this.#stages.hold(i, item);
       }
@@ -305,6 +310,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
         ok: false,
         task: item.task,
         index: item.index,
+        key: item.key,
         stage: this.#runners[i]!.name,
         error: counted ? result.error : result,
         attempts: counted ? result.attempts : 1,

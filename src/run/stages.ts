@@ -4,7 +4,7 @@
  * (run.ts) decides when work moves; this part moves it and keeps the counts.
  */
 import type { Outcome } from '../outcome.js';
-import type { StageRunner } from '../stages/runner.js';
+import type { StageFailure, StageRunner } from '../stages/runner.js';
 import type { Outcomes } from './outcomes.js';
 import type { RunCounters, StageCounters } from './stats.js';
 
@@ -14,6 +14,10 @@ export interface Item {
   readonly task: unknown;
   /** The input of the next stage: the task, then each stage's result. */
   value: unknown;
+  /** What the run's `key` function returned (./keys.ts); undefined without one, or when it was refused. */
+  readonly key: string | undefined;
+  /** Why the task's key was refused: it fails at the first stage without running. */
+  readonly refused?: StageFailure;
 }
 
 /** A finished piece of work waiting to move on: an item for the next stage, or a final outcome. */

@@ -1,6 +1,6 @@
 /**
  * A cpu stage's options, resolved and checked: `cpu(name, file, { threads, exportName, transfer,
- * resourceLimits, expose, onProgress })`. src/options.ts calls this for each stage of kind 'cpu',
+ * resourceLimits, timeoutMs, expose, onProgress })`. src/options.ts calls this for each stage of kind 'cpu',
  * once the stage's name is checked.
  */
 import { statSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { knownKeys, optionalBool, optionalInt } from '../validate.js';
 export const CPU_DEFAULTS = Object.freeze({
   exportName: 'default',
   transfer: true,
+  /** cpu `timeoutMs`: 0, no timeout. */
+  timeoutMs: 0,
   /** cpu `threads` default, read when options are resolved. */
   threads: (): number => availableParallelism(),
 });
@@ -27,13 +29,15 @@ export interface ResolvedCpuStage {
   readonly exportName: string;
   readonly transfer: boolean;
   readonly resourceLimits: Record<string, number> | undefined;
+  /** The longest a task may take on its thread, in ms; 0 is none. */
+  readonly timeoutMs: number;
   /** A frozen, null-prototype copy of the exposed functions; undefined when there are none. */
   readonly expose: Exposed | undefined;
   readonly onProgress: ((event: TaskProgress) => void) | undefined;
 }
 
 /** The options of `cpu(name, file, options)`, as an unknown key's error lists them. */
-const CPU_OPTIONS = ['threads', 'exportName', 'transfer', 'resourceLimits', 'expose', 'onProgress'];
+const CPU_OPTIONS = ['threads', 'exportName', 'transfer', 'resourceLimits', 'timeoutMs', 'expose', 'onProgress'];
 const CPU_KEYS: ReadonlySet<string> = new Set(['kind', 'name', 'file', ...CPU_OPTIONS]);
 const UNKNOWN_KEY = `one of the cpu stage options ${CPU_OPTIONS.join(', ')}`;
 
@@ -51,6 +55,11 @@ export function resolveCpuStage(s: Readonly<Record<string, unknown>>, name: stri
   if (limits !== undefined && (limits === null || typeof limits !== 'object')) {
     throw new SluiceOptionError(`${path}.resourceLimits`, 'an object of worker resource limits', limits);
   }
+  const timeoutMs = s.timeoutMs === undefined ? CPU_DEFAULTS.timeoutMs : s.timeoutMs;
+  // setTimeout fires at once for a delay above 2^31 - 1 ms (about 24.8 days).
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= 2_147_483_647)) {
+    throw new SluiceOptionError(`${path}.timeoutMs`, 'a number of ms from 0 (no timeout) to 2147483647', timeoutMs);
+  }
   const expose = resolveExpose(s.expose, `${path}.expose`);
   if (s.onProgress !== undefined && typeof s.onProgress !== 'function') {
     throw new SluiceOptionError(`${path}.onProgress`, 'a function ({ stage, index, task, value }) => void', s.onProgress);
@@ -63,6 +72,7 @@ export function resolveCpuStage(s: Readonly<Record<string, unknown>>, name: stri
     exportName,
     transfer,
     resourceLimits: limits as Record<string, number> | undefined,
+    timeoutMs,
     expose,
     onProgress: s.onProgress as ((event: TaskProgress) => void) | undefined,
   };

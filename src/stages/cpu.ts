@@ -2,14 +2,16 @@
  * Runs a cpu stage in a Piscina pool. The pipeline admits a task only when one of the pool's
  * threads is free (it never calls `run` more than `threads` times at once), so Piscina's own queue
  * is never used as a buffer. Each thread runs sluice's worker entry, which loads the user's module.
+ * Each task travels as a `TaskMessage` (its input, index and key); a stage with `timeoutMs` stops
+ * the thread of a task that runs too long (Piscina replaces it) and fails that task alone.
  */
 import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { StageBridge } from '../bridge/main.js';
-import { ErrorCodes, messageOf, SluiceBridgeError, SluiceDataCloneError, SluiceWorkerError } from '../errors.js';
+import { ErrorCodes, messageOf, SluiceBridgeError, SluiceDataCloneError, SluiceTimeoutError, SluiceWorkerError } from '../errors.js';
 import { commonJsHint, isTypeScript, typeScriptEntryExecArgv } from '../typescript.js';
 import { findUncloneable, isCloneError } from '../wire/clone-path.js';
-import { deserializeError, type EntryData, type Envelope } from '../wire/envelope.js';
+import { deserializeError, type EntryData, type Envelope, type TaskMessage } from '../wire/envelope.js';
 import { collectTransferables } from '../wire/transfer.js';
 import type { ResolvedCpuStage } from './cpu-options.js';
 import { StageFatal, type StageRunner } from './runner.js';
@@ -54,17 +56,23 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
     name,
     kind: 'cpu',
     capacity,
-    async run(input, ref, signal) {
+    async run(input, ref, runSignal) {
       const transferList = stage.transfer ? collectTransferables(input) : [];
-      // Only a bridged stage wraps the input: a plain stage sends it exactly as it is.
-      const task = bridge?.open({ task: ref.task, index: ref.index, signal });
+      const task = bridge?.open({ task: ref.task, index: ref.index, key: ref.key, signal: runSignal });
+      const message: TaskMessage = task ? task.message(input) : { input, index: ref.index, key: ref.key };
+      // Only a timed stage has a signal of its own per task: aborting it stops the task's thread.
+      const timer = stage.timeoutMs > 0 ? new TaskTimer(name, stage.timeoutMs, runSignal) : undefined;
+      const signal = timer?.signal ?? runSignal;
       let envelope: Envelope;
       try {
-        envelope = (await getPool().run(task ? task.message(input) : input, {
+        envelope = (await getPool().run(message, {
           signal,
           ...(transferList.length > 0 ? { transferList: transferList as never } : {}),
         })) as Envelope;
       } catch (error) {
+        // Piscina rejected with an AbortError and is replacing the thread (node_modules/piscina's
+        // runTask: aborting a running task's signal terminates its worker and starts another).
+        if (timer?.fired) throw timer.error;
         if (signal.aborted) throw error;
         // Piscina's post of the task threw (no thread saw it, no capacity is held): say where.
         const notSent = inputCloneFailure(name, input, error);
@@ -76,6 +84,7 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
           error,
         );
       } finally {
+        timer?.clear();
         // Done, thrown, crashed or aborted: deliver the task's last progress, then forget the task.
         task?.close();
       }
@@ -103,6 +112,41 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
       bridge?.detach();
     },
   };
+}
+
+/**
+ * A timed task's own signal: it follows the run's, and aborts with a `SluiceTimeoutError` naming
+ * the stage once `timeoutMs` have passed. Cleared when the task settles, however it settles.
+ */
+class TaskTimer {
+  readonly #controller = new AbortController();
+  readonly #outer: AbortSignal;
+  readonly #timer: NodeJS.Timeout;
+  readonly #onAbort = (): void => this.#controller.abort(this.#outer.reason);
+  error: SluiceTimeoutError | undefined;
+
+  constructor(stage: string, timeoutMs: number, outer: AbortSignal) {
+    this.#outer = outer;
+    if (outer.aborted) this.#controller.abort(outer.reason);
+    else outer.addEventListener('abort', this.#onAbort, { once: true });
+    this.#timer = setTimeout(() => {
+      this.error = new SluiceTimeoutError({ stage, kind: 'cpu' }, timeoutMs);
+      this.#controller.abort(this.error);
+    }, timeoutMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get fired(): boolean {
+    return this.error !== undefined;
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#outer.removeEventListener('abort', this.#onAbort);
+  }
 }
 
 /** The bridge of a stage that declares `expose` or `onProgress`; undefined for a plain stage. */

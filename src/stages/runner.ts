@@ -24,6 +24,11 @@ export interface TaskRef {
   readonly task: unknown;
   /** The task's position in the input, from 0. */
   readonly index: number;
+  /**
+   * What the run's `key` function returned for the task (once, when it was pulled); undefined
+   * without one: the key is then `String(index)`, made only where it is read.
+   */
+  readonly key: string | undefined;
 }
 
 /**

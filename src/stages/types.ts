@@ -8,6 +8,12 @@ export interface TaskContext<T = unknown> {
   readonly task: T;
   /** The task's position in the input, from 0. */
   readonly index: number;
+  /**
+   * The task's key: what the run's `key` function returned for it, else `String(index)`. Work is
+   * at least once (a resumed or retried run may do a task again): make side effects idempotent on it,
+   * e.g. as the idempotency key of a store's write. (A getter: spreading `ctx` leaves it out.)
+   */
+  readonly key: string;
   /** The name of the stage running. */
   readonly stage: string;
   /**
@@ -88,6 +94,15 @@ export interface CpuOptions {
     readonly stackSizeMb?: number;
   };
   /**
+   * The longest a task may take on its thread, in ms, counted from when it is handed to the pool
+   * (so a thread's start and its loading of the worker module count for the first task it runs).
+   * Past it, the thread is stopped (even in a loop that never yields) and replaced, and the task
+   * fails with a `SluiceTimeoutError` (code `ERR_SLUICE_TIMEOUT`, `.stage` names this stage); the
+   * other tasks go on. A number from 0 (no timeout) to 2147483647.
+   * @default 0
+   */
+  readonly timeoutMs?: number;
+  /**
    * Main-thread functions the stage's workers may call, by name, through comlink
    * (`await ctx.host<typeof api>().lookup(id)` in the worker). Each is called with the worker's
    * arguments and `this` = `{ stage, index, task, signal }`, the signal aborted when the task ends;
@@ -124,6 +139,7 @@ export interface CpuStage<I = any, O = any> {
   readonly exportName?: string;
   readonly transfer?: boolean;
   readonly resourceLimits?: CpuOptions['resourceLimits'];
+  readonly timeoutMs?: number;
   readonly expose?: Exposed;
   readonly onProgress?: (event: TaskProgress) => void;
 }

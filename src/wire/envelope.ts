@@ -35,6 +35,17 @@ export interface CloneFailure {
   readonly found: { readonly path: string; readonly received: string } | undefined;
 }
 
+/**
+ * What the cpu stage posts for each task: the input, with the task's index and key for the
+ * worker's context (a bridged stage adds a task id: ./link.ts's `BridgedTask`).
+ */
+export interface TaskMessage {
+  readonly input: unknown;
+  readonly index: number;
+  /** What the run's `key` function returned; undefined without one (the worker says `String(index)`). */
+  readonly key: string | undefined;
+}
+
 /** Data the cpu stage gives each worker (Piscina's `workerData`). */
 export interface EntryData {
   readonly file: string;

@@ -15,10 +15,11 @@ export interface BridgeData {
   readonly progress: boolean;
 }
 
-/** The task message of a bridged stage; on plain stages the message is the bare input. */
+/** The task message of a bridged stage: a plain stage's (./envelope.ts's `TaskMessage`), with the task's id. */
 export interface BridgedTask {
   readonly input: unknown;
   readonly index: number;
+  readonly key: string | undefined;
   /** Names the task on the thread's link (unique per stage, unlike an index across runs). */
   readonly id: number;
 }

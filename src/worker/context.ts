@@ -15,21 +15,20 @@ import type { WorkerContext } from './types.js';
 
 type RemoteFunction = (...args: unknown[]) => Promise<unknown>;
 
-/** The context of every task on a stage without a bridge: one frozen object, nothing per task. */
-export const PLAIN_CONTEXT: WorkerContext = Object.freeze({
-  index: undefined,
-  host(): never {
-    throw new SluiceBridgeError(
-      'This cpu stage exposes no functions to its workers: declare them with cpu(name, file, { expose: { ... } })',
-    );
-  },
-  progress(): void {
-    // Nobody listens: reporting is allowed and costs nothing.
-  },
-});
+function plainHost(): never {
+  throw new SluiceBridgeError('This cpu stage exposes no functions to its workers: declare them with cpu(name, file, { expose: { ... } })');
+}
+
+function plainProgress(): void {
+  // Nobody listens: reporting is allowed and costs nothing.
+}
+
+/** The context of a task on a stage without a bridge: its index and key, and two shared functions. */
+export function plainContext(index: number, key: string | undefined): WorkerContext {
+  return { index, key: key ?? String(index), host: plainHost, progress: plainProgress };
+}
 
 export interface TaskBridge {
-  readonly input: unknown;
   readonly context: WorkerContext;
   /** The task has ended: later progress is dropped, later calls reject, pending ones never settle. */
   end(): void;
@@ -60,7 +59,7 @@ export function taskBridges(data: BridgeData): (message: BridgedTask) => TaskBri
   }
 
   return (message) => {
-    const { input, index, id } = message;
+    const { index, key, id } = message;
     let ended = false;
     let host: object | undefined;
 
@@ -89,8 +88,9 @@ export function taskBridges(data: BridgeData): (message: BridgedTask) => TaskBri
 
     const context: WorkerContext = {
       index,
-      host<T>() {
-        if (names.size === 0) return PLAIN_CONTEXT.host<T>();
+      key: key ?? String(index),
+      host() {
+        if (names.size === 0) return plainHost();
         host ??= hostObject(names, call, unknownName);
         return host as never;
       },
@@ -100,7 +100,6 @@ export function taskBridges(data: BridgeData): (message: BridgedTask) => TaskBri
       },
     };
     return {
-      input,
       context,
       end() {
         ended = true;

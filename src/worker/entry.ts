@@ -3,10 +3,10 @@
  * `workerData`), calls the chosen export for each task, and answers with an `Envelope`. It moves
  * binary payloads of the result back to the main thread unless the stage opted out.
  *
- * On a stage that declares `expose` or `onProgress` each task message is a `BridgedTask` (the input,
- * its index and a task id) and the function gets a context that calls home on the thread's link
- * (./context.ts); on other stages the message is the bare input and the context is one
- * shared object, so they pay nothing for it.
+ * Each task message is a `TaskMessage` (the input, its index and key). On a stage that declares
+ * `expose` or `onProgress` it is a `BridgedTask` (with a task id too) and the function gets a
+ * context that calls home on the thread's link (./context.ts); on other stages the context only
+ * says the index and key.
  *
  * A result that cannot be cloned is answered as a `clone` failure by ./result-guard.ts.
  *
@@ -16,10 +16,10 @@
 import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { isTypeScript, registerTypeScript } from '../typescript.js';
-import { serializeError, type EntryData, type Envelope, type FailureKind } from '../wire/envelope.js';
+import { serializeError, type EntryData, type Envelope, type FailureKind, type TaskMessage } from '../wire/envelope.js';
 import type { BridgedTask } from '../wire/link.js';
 import { collectTransferables } from '../wire/transfer.js';
-import { PLAIN_CONTEXT, taskBridges } from './context.js';
+import { plainContext, taskBridges } from './context.js';
 import { guardResults, ResultEnvelope } from './result-guard.js';
 import type { WorkerContext } from './types.js';
 
@@ -71,7 +71,7 @@ function exportOf(mod: Record<string, unknown>, name: string): unknown {
   return typeof inner === 'function' ? inner : direct;
 }
 
-export default async function runTask(message: unknown): Promise<unknown> {
+export default async function runTask(message: TaskMessage): Promise<unknown> {
   const bridge = openBridge?.(message as BridgedTask);
   const fn = await handler;
   if (fn instanceof LoadFailure) {
@@ -80,7 +80,7 @@ export default async function runTask(message: unknown): Promise<unknown> {
   }
   let value: unknown;
   try {
-    value = await (bridge ? fn(bridge.input, bridge.context) : fn(message, PLAIN_CONTEXT));
+    value = await fn(message.input, bridge ? bridge.context : plainContext(message.index, message.key));
   } catch (error) {
     return failure('throw', error);
   } finally {

@@ -12,12 +12,13 @@ export type Host<T> = {
  * Import it with `import type { WorkerContext } from 'sluice'` (a type-only import loads nothing).
  */
 export interface WorkerContext {
+  /** The task's position in the input, from 0. */
+  readonly index: number;
   /**
-   * The task's position in the input, from 0, on stages that declare `expose` or `onProgress`.
-   * `undefined` on other stages: their workers get the bare input, nothing else, so plain stages
-   * pay nothing for the bridge.
+   * The task's key: what the run's `key` function returned for it, else `String(index)`. Work is
+   * at least once: make a worker's side effects idempotent on it.
    */
-  readonly index: number | undefined;
+  readonly key: string;
   /**
    * The functions the stage exposes: `await ctx.host<typeof api>().lookup(id)`. Throws a
    * `SluiceBridgeError` (code `ERR_SLUICE_BRIDGE`) when the stage exposes nothing; calling a name

@@ -21,6 +21,7 @@ export const ENV_VARS: Readonly<Record<ConfigKey, string>> = Object.freeze({
   logIntervalMs: 'SLUICE_LOG_INTERVAL',
   metricsPort: 'SLUICE_METRICS_PORT',
   timeoutMs: 'SLUICE_TIMEOUT',
+  durable: 'SLUICE_DURABLE',
 });
 
 /** The variable naming the config file (when no `--config` flag does). */

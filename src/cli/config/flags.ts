@@ -48,10 +48,27 @@ export const RUN_FLAGS = Object.freeze({
     arg: 'MS',
     text: 'per-attempt timeout of io stages and services that set none (0: none)',
   },
+  durable: {
+    key: 'durable',
+    type: 'boolean',
+    text: 'fsync the output before each journal commit, and commit with a full sync (power-loss safety, slower)',
+  },
   config: { key: null, type: 'string', arg: 'FILE', text: 'the config file' },
 } as const satisfies Record<string, FlagSpec>);
 
 export type FlagName = keyof typeof RUN_FLAGS;
+
+/**
+ * The flags that say what to do with the journal of `--output` (flags only: no config key, no
+ * environment variable, since each answers for one run).
+ */
+export const JOURNAL_FLAGS = Object.freeze({
+  resume: 'continue the journaled run of --output where it stopped (the settled tasks are skipped)',
+  restart: "discard --output's journal and the output itself, and start over",
+  force: 'with --resume: go on although the input file or the job changed since the journal began',
+} as const);
+
+export type JournalFlag = keyof typeof JOURNAL_FLAGS;
 
 /** The flags given, as strings (booleans for `--ordered`, a list for `--io`); validated by `resolveConfig`. */
 export type FlagValues = {
@@ -65,6 +82,8 @@ export type FlagValues = {
 export interface ParsedRunArgs {
   readonly positionals: string[];
   readonly flags: FlagValues;
+  /** `--resume`, `--restart`, `--force`: true when given. */
+  readonly journal: Readonly<Record<JournalFlag, boolean>>;
   readonly help: boolean;
 }
 
@@ -76,6 +95,7 @@ export function parseRunArgs(argv: readonly string[]): ParsedRunArgs {
   for (const [name, spec] of Object.entries(RUN_FLAGS) as Array<[FlagName, FlagSpec]>) {
     options[name] = spec.multiple === true ? { type: spec.type, multiple: true } : { type: spec.type };
   }
+  for (const name of Object.keys(JOURNAL_FLAGS)) options[name] = { type: 'boolean' };
   let parsed: { values: Record<string, string | boolean | Array<string | boolean> | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true, allowNegative: true });
@@ -87,7 +107,9 @@ export function parseRunArgs(argv: readonly string[]): ParsedRunArgs {
     const value = parsed.values[name];
     if (value !== undefined) flags[name] = value;
   }
-  return { positionals: parsed.positionals, flags: flags as FlagValues, help: parsed.values.help === true };
+  const journal = { resume: false, restart: false, force: false };
+  for (const name of Object.keys(JOURNAL_FLAGS) as JournalFlag[]) journal[name] = parsed.values[name] === true;
+  return { positionals: parsed.positionals, flags: flags as FlagValues, journal, help: parsed.values.help === true };
 }
 
 /** The flag layer; relative paths in it are resolved against `cwd`. */
@@ -111,6 +133,7 @@ export function runFlagsHelp(): string[] {
     const env = spec.key === null ? CONFIG_ENV : ENV_VARS[spec.key];
     rows.push([flag, `${spec.text} (default: ${dflt}; env ${env})`]);
   }
+  for (const [name, text] of Object.entries(JOURNAL_FLAGS)) rows.push([`--${name}`, `${text} (flag only)`]);
   rows.push(['-h, --help', 'this text']);
   const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
   return [...rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`), '', ...ioAlgorithmsHelp()];

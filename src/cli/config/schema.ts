@@ -112,6 +112,7 @@ const fields = {
   logIntervalMs: z.int().min(100),
   metricsPort: z.int().min(0).max(65535),
   timeoutMs: z.int().min(0).max(MAX_TIMEOUT_MS),
+  durable: z.boolean(),
 };
 
 /** One layer of the config: any subset of the keys, and no other key. */
@@ -131,6 +132,7 @@ export const configSchema = z.strictObject({
   logIntervalMs: fields.logIntervalMs.default(CONFIG_DEFAULTS.logIntervalMs),
   metricsPort: fields.metricsPort.optional(),
   timeoutMs: fields.timeoutMs.optional(),
+  durable: fields.durable.optional(),
 });
 
 /**
@@ -149,6 +151,8 @@ export const configSchema = z.strictObject({
  * - `metricsPort`: serve Prometheus metrics on 127.0.0.1 (0 = any free port); unset = off.
  * - `timeoutMs`: per-attempt timeout (ms) of every io stage without a service and every declared
  *   service that sets no `timeoutMs` of its own; 0 = none; unset = each one's own default.
+ * - `durable`: a journaled run fsyncs the output before each commit and commits with a full sync
+ *   (power-loss safety, slower); unset = off.
  */
 export type SluiceConfig = z.infer<typeof configSchema>;
 /** One layer's values, as validated (before paths are resolved and layers merged). */
@@ -193,6 +197,7 @@ export const CONFIG_KEYS: Readonly<Record<ConfigKey, KeySpec>> = Object.freeze({
     expected: `an integer from 0 to ${MAX_TIMEOUT_MS} (milliseconds; 0: no timeout)`,
     unset: `each stage's and service's own; a service's default is ${SERVICE_DEFAULTS.timeoutMs} ms`,
   },
+  durable: { kind: 'boolean', expected: 'true or false', unset: 'off' },
 });
 
 /** Whether `key` names a top-level config key. */

@@ -5,14 +5,20 @@
  */
 import { accessSync, closeSync, constants, fsyncSync, openSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ErrorCodes, SluiceStateError } from '../../index.js';
+import { ErrorCodes, SluiceStateError, type TaskRecord } from '../../index.js';
 import { SluiceUsageError } from '../errors.js';
 import { messageOf } from '../message.js';
 
+/** What a journaled run records with a line: its task's record, and its dead-letter line when it failed. */
+export interface JournalEntry {
+  readonly record: TaskRecord;
+  readonly deadLetter?: string | undefined;
+}
+
 /** A destination of outcome lines. */
 export interface OutcomeSink {
-  /** Write one line; the newline is added here. */
-  write(line: string): void;
+  /** Write one line; the newline is added here. `entry` is for a journaled output; the others ignore it. */
+  write(line: string, entry?: JournalEntry): void;
   /** Flush to disk (for a file) and close; later calls do nothing. */
   close(): Promise<void>;
   /** Lines written so far. */

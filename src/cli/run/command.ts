@@ -9,18 +9,17 @@
  * what was opened and calls the job's `close()` (each with a bounded wait, see shutdown.ts).
  *
  * First SIGINT/SIGTERM drains (nothing new is pulled, what runs finishes and is written); a second
- * one aborts what is in flight (see stop.ts). Each outcome line is written synchronously as it
- * arrives, so whatever completed is on disk in every case.
+ * one aborts what is in flight (see stop.ts). To stdout, each outcome line is written as it
+ * arrives; to `--output FILE`, the run is journaled (`FILE.sluice/`, see journal-plan.ts and
+ * run-output.ts): lines go in batches, each written, then committed, and every exit path writes
+ * and commits what is pending before the journal is closed.
  */
 import { performance } from 'node:perf_hooks';
-import { createExecutor, SluiceAbortError, SluiceError, type Executor, type ExecutorOptions, type Job, type Service } from '../../index.js';
+import { createExecutor, SluiceError, type Executor, type ExecutorOptions, type Job, type Service } from '../../index.js';
 import type { ConfigSource } from '../errors.js';
-import { parseRunArgs, runFlagsHelp } from '../config/flags.js';
-import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import type { SluiceConfig } from '../config/schema.js';
 import type { CliIo } from '../io.js';
-import { countRecords, probeInput } from '../io/open-input.js';
-import { checkOutput, openOutput, type OutcomeSink } from '../io/output.js';
+import { countRecords } from '../io/open-input.js';
 import { loadJob } from '../job/load.js';
 import { jobSession, type JobSession } from '../job/session.js';
 import { startMetrics, type MetricsServer } from '../observe/metrics.js';
@@ -28,48 +27,25 @@ import { createReporter, resolveLogMode } from '../observe/reporter.js';
 import type { RunSnapshot } from '../observe/snapshot.js';
 import { RUN_DEFAULTS } from './defaults.js';
 import { execute, type RunCounts } from './execute.js';
-import { jobErrorLines, jobErrorOf } from './job-error.js';
+import { EXIT } from './exit.js';
+import type { JournalPlan } from './journal-plan.js';
+import { prepareRun } from './prepare.js';
 import { createRejectLog } from './rejects.js';
+import { endJournal, reportRun } from './report.js';
+import { openRunOutput, type RunOutput } from './run-output.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
 import { createStopper, FORCED, type Stopper } from './stop.js';
-import { formatSummary, interruptedTasks } from './summary.js';
 import { knownJobInputSize } from './tasks.js';
 import { usageFailure } from './usage.js';
 import { messageOf } from '../message.js';
 
-export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2, interrupted: 130 });
-
-const USAGE_LINE = 'Usage: sluice run JOB [options]   (JOB: a .js or .ts module whose default export is defineJob({...}))';
-const INPUT_NOTE = 'Input files: .jsonl, .ndjson and .json are JSON Lines (one task per line); .csv is CSV with a header row.';
+export { EXIT };
 
 export async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const env = io.env ?? process.env;
   const cwd = io.cwd ?? process.cwd();
-  let resolved: ResolvedConfig;
-  let jobFile: string;
-  let countable = false;
-  try {
-    const parsed = parseRunArgs(argv);
-    if (parsed.help) {
-      io.out(USAGE_LINE);
-      io.out(INPUT_NOTE);
-      io.out('');
-      for (const line of runFlagsHelp()) io.out(line);
-      return EXIT.ok;
-    }
-    if (parsed.positionals.length !== 1) {
-      return usageFailure(io, 'run', `expected one job module, got ${parsed.positionals.length}`, USAGE_LINE);
-    }
-    jobFile = parsed.positionals[0]!;
-    resolved = await resolveConfig({ flags: parsed.flags, env, cwd });
-    // The checks that need no job: the input is readable (and is JSON Lines when it says .json),
-    // and the output can be written. Nothing is opened for writing yet.
-    if (resolved.config.input !== undefined) countable = (await probeInput(resolved.config.input, resolved.config.inputFormat)).regular;
-    checkOutput(resolved.config.output, resolved.config.input);
-  } catch (error) {
-    if (error instanceof SluiceError) return usageFailure(io, 'run', error.message, USAGE_LINE);
-    throw error;
-  }
+  const prepared = await prepareRun(argv, io);
+  if (typeof prepared === 'number') return prepared;
+  const { resolved, jobFile, countable, plan } = prepared;
   const { config, sources } = resolved;
 
   // While stdout carries outcome lines, the job's and its workers' own output goes to stderr,
@@ -77,8 +53,9 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
   const restoreStdout = config.output === undefined || config.output === '-' ? io.redirectStdout?.() : undefined;
   try {
     let job: Job;
+    let jobPath: string;
     try {
-      job = (await loadJob(jobFile, cwd)).job;
+      ({ job, path: jobPath } = await loadJob(jobFile, cwd));
     } catch (error) {
       if (error instanceof SluiceError) return usageFailure(io, 'run', error.message);
       throw error;
@@ -102,6 +79,8 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
         io,
         job,
         jobFile,
+        jobPath,
+        plan,
         session,
         config,
         sources,
@@ -126,6 +105,10 @@ interface RunContext {
   readonly io: CliIo;
   readonly job: Job;
   readonly jobFile: string;
+  /** The job module's absolute path. */
+  readonly jobPath: string;
+  /** The journal of a run to an output file. */
+  readonly plan: JournalPlan | undefined;
   readonly session: JobSession;
   readonly config: SluiceConfig;
   readonly sources: Readonly<Record<string, ConfigSource>>;
@@ -167,10 +150,12 @@ async function runJob(c: RunContext): Promise<number> {
   const counts: RunCounts = { completed: 0, failed: 0, rejected: 0 };
   let started = performance.now();
   let total: number | undefined = knownJobInputSize(job, config.limit);
+  /** Records a resume passed over as settled: done before this run. */
+  let skipped = (): number => 0;
   const snapshot = (): RunSnapshot => ({
     elapsedMs: performance.now() - started,
     ...(total !== undefined ? { total } : {}),
-    done: counts.completed + counts.failed + counts.rejected,
+    done: counts.completed + counts.failed + counts.rejected + skipped(),
     completed: counts.completed,
     failed: counts.failed + counts.rejected,
     stats: executor.stats(),
@@ -189,15 +174,23 @@ async function runJob(c: RunContext): Promise<number> {
     io.err(`sluice: metrics on ${metrics.url}`);
   }
 
-  // Every check has passed: only now is the output created or truncated.
-  let sink: OutcomeSink;
+  // Every check has passed: only now is the journal opened and the output created, cut or truncated.
+  let output: RunOutput;
   try {
-    sink = openOutput(config.output, (line) => io.out(line));
+    output = await openRunOutput({
+      config,
+      plan: c.plan,
+      job,
+      jobPath: c.jobPath,
+      stdout: (line) => io.out(line),
+    });
   } catch (error) {
     if (error instanceof SluiceError) return usageFailure(io, 'run', error.message);
     throw error;
   }
+  const { sink, journal } = output;
   shutdown.resources.sink = sink;
+  if (journal !== undefined) skipped = () => journal.skipped;
   const outputName = config.output === undefined || config.output === '-' ? 'the output (stdout)' : config.output;
 
   if (config.input !== undefined && c.countable) {
@@ -232,40 +225,25 @@ async function runJob(c: RunContext): Promise<number> {
     stopper,
     counts,
     onRejected: (error) => rejects.add(error),
+    ...(journal !== undefined ? { journal: { places: output.places, skip: journal.skip } } : {}),
   });
   const elapsedMs = performance.now() - started;
   stopper.ended();
+  // Write and commit what is pending before anything closes; `finish` only when the whole input went through.
+  const ended = endJournal(journal?.sink, result);
   await shutdown.close({ stuck: result.stuck });
-
-  const error = result.error instanceof SluiceAbortError ? undefined : result.error;
-  const jobError = jobErrorOf(error);
-  const rest = rejects.rest(outputName);
-  if (rest !== undefined) io.err(rest);
-  if (jobError !== undefined) for (const line of jobErrorLines(jobError)) io.err(line);
-  else if (error !== undefined) io.err(`sluice run: the run ended early: ${messageOf(error)}`);
-  const stats = executor.stats();
-  if (logMode !== 'none') {
-    const summary = formatSummary(
-      {
-        job: job.name ?? c.jobFile,
-        elapsedMs,
-        completed: counts.completed,
-        failed: counts.failed,
-        rejected: counts.rejected,
-        interrupted: interruptedTasks(stats, counts.completed, counts.failed),
-        stats,
-        output: config.output,
-        lines: sink.lines,
-        peakRssBytes: process.resourceUsage().maxRSS * 1024,
-        ...(stopper.interruptedBy !== undefined ? { interruptedBy: stopper.interruptedBy } : {}),
-        ...(stopper.forced ? { forced: true } : {}),
-        ...(error !== undefined ? { error } : {}),
-      },
-      logMode === 'json',
-    );
-    for (const line of summary) io.err(line);
-  }
-  if (jobError !== undefined) return EXIT.usage;
-  if (stopper.interruptedBy !== undefined) return EXIT.interrupted;
-  return counts.failed + counts.rejected > 0 || error !== undefined ? EXIT.failed : EXIT.ok;
+  return reportRun({
+    io,
+    logMode,
+    job: job.name ?? c.jobFile,
+    config,
+    elapsedMs,
+    counts,
+    stats: executor.stats(),
+    sink,
+    journal,
+    stopper,
+    error: ended,
+    rest: rejects.rest(outputName),
+  });
 }

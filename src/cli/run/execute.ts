@@ -2,15 +2,22 @@
  * The loop of `sluice run`: pulls outcomes from the executor and writes one line each (rejected
  * input records too), as they arrive. Every wait is raced against the stopper, so a run whose
  * tasks ignore the abort cannot hold the command: it stops waiting and reports what it saw.
+ *
+ * A journaled run skips the tasks its journal holds as settled, and hands each line to the sink
+ * with its task's record (key, position, state) and, for a failure, its dead-letter line. A task
+ * aborted by a signal or left behind is no outcome: nothing is written or recorded for it.
  */
-import type { Executor, Job, Outcome } from '../../index.js';
+import type { Executor, Job, Outcome, TaskRecord } from '../../index.js';
 import type { SluiceInputRecordError } from '../errors.js';
+import { deadLetterLine } from '../io/dead-letter.js';
 import type { InputFormat } from '../io/open-input.js';
 import { inputErrorLine, outcomeLine } from '../io/outcome-line.js';
-import type { OutcomeSink } from '../io/output.js';
+import type { JournalEntry, OutcomeSink } from '../io/output.js';
 import type { MetricsServer } from '../observe/metrics.js';
+import { messageOf } from '../message.js';
+import { createTaskPlaces, type TaskPlaces } from './places.js';
 import { FORCED, type Stopper } from './stop.js';
-import { taskSource } from './tasks.js';
+import { taskSource, type TaskPlace } from './tasks.js';
 
 /** The outcomes written so far; read by the progress display and the summary. */
 export interface RunCounts {
@@ -34,6 +41,10 @@ export interface ExecuteOptions {
    * writes none. @default outcomeLine, `sluice run`'s format
    */
   readonly line?: (outcome: Outcome, fileLine: number | undefined) => string | undefined;
+  /** A journaled run: the open tasks' places (for the keys in flight), and which records are settled already. */
+  readonly journal?:
+    | { readonly places: TaskPlaces; readonly skip?: ((position: number, key: string, record: unknown) => boolean) | undefined }
+    | undefined;
 }
 
 export interface Executed {
@@ -41,57 +52,106 @@ export interface Executed {
   readonly error?: unknown;
   /** The command stopped waiting for a run that did not stop after its abort. */
   readonly stuck: boolean;
+  /** The whole input was read, and every task pulled from it has its outcome. */
+  readonly complete: boolean;
 }
 
 export async function execute(options: ExecuteOptions): Promise<Executed> {
-  const { job, executor, input, sink, metrics, stopper, counts } = options;
-  // The file line of each open task: the executor numbers tasks in pull order, from 0.
-  const lineOf = new Map<number, number>();
-  let pulled = 0;
+  const { job, executor, input, sink, metrics, stopper, counts, journal } = options;
+  const places = journal?.places ?? createTaskPlaces();
+  let inputDone = false;
   const tasks = taskSource({
     job,
     file: input.file,
     format: input.format,
     limit: input.limit,
+    skip: journal?.skip,
     onRejected(record) {
       counts.rejected += 1;
-      sink.write(inputErrorLine(record));
+      const entry = journal === undefined ? undefined : rejectedEntry(record);
+      sink.write(inputErrorLine(record), entry);
       metrics?.recordOutcome({ ok: false, stage: 'input' });
       options.onRejected(record.error);
     },
-    onTask(line) {
-      if (line !== undefined) lineOf.set(pulled, line);
-      pulled += 1;
+    onTask: (place) => places.pulled(place),
+    onEnd() {
+      inputDone = true;
     },
   });
 
-  const run = executor.run(tasks, { signal: stopper.abort, drain: stopper.drain });
+  // The key of each task reaches its stages as ctx.key (where the executor takes a key option).
+  const runOptions = {
+    signal: stopper.abort,
+    drain: stopper.drain,
+    key(_task: unknown, index: number): string {
+      const place = places.get(index);
+      return place?.badKey !== undefined ? place.badKey() : (place?.key ?? String(index));
+    },
+  };
+  const run = executor.run(tasks, runOptions);
+  const over = (stuck: boolean, error?: unknown): Executed => ({
+    ...(error !== undefined ? { error } : {}),
+    stuck,
+    complete: !stuck && error === undefined && inputDone && places.open === 0,
+  });
   for (;;) {
     let next: IteratorResult<Outcome> | typeof FORCED;
     try {
       next = await stopper.race(run.next());
     } catch (error) {
       // The run has settled: it rejects only after what was in flight stopped.
-      return { error, stuck: false };
+      return over(false, error);
     }
-    if (next === FORCED) return { stuck: true };
-    if (next.done === true) return { stuck: false };
+    if (next === FORCED) return over(true);
+    if (next.done === true) return over(false);
     const outcome = next.value;
     try {
-      const line = lineOf.get(outcome.index);
-      lineOf.delete(outcome.index);
-      const text = options.line ? options.line(outcome, line) : outcomeLine(outcome, line !== undefined ? { line } : undefined);
-      if (text !== undefined) sink.write(text);
+      const place = places.take(outcome.index);
+      const text = options.line
+        ? options.line(outcome, place?.line)
+        : outcomeLine(place === undefined || place.index === outcome.index ? outcome : { ...outcome, index: place.index }, lineOf(place));
+      if (text !== undefined) sink.write(text, journal !== undefined && place !== undefined ? outcomeEntry(place, outcome) : undefined);
       if (outcome.ok) counts.completed += 1;
       else counts.failed += 1;
       metrics?.recordOutcome(outcome.ok ? { ok: true } : { ok: false, stage: outcome.stage });
       const hook = job.onOutcome?.(outcome);
-      if (hook !== undefined && (await stopper.race(Promise.resolve(hook))) === FORCED) return { stuck: true };
+      if (hook !== undefined && (await stopper.race(Promise.resolve(hook))) === FORCED) return over(true);
     } catch (error) {
       // Stop the run as leaving a for-await loop would, but wait for it no longer than an abort.
       stopper.expire();
       const stopped = await stopper.race<unknown>(run.return?.() ?? Promise.resolve()).catch(() => undefined);
-      return { error, stuck: stopped === FORCED };
+      return over(stopped === FORCED, error);
     }
   }
+}
+
+function lineOf(place: TaskPlace | undefined): { line: number } | undefined {
+  return place?.line !== undefined ? { line: place.line } : undefined;
+}
+
+/** What a journal records for an outcome: done, or failed with its cause and a dead-letter line. */
+function outcomeEntry(place: TaskPlace, outcome: Outcome): JournalEntry {
+  if (outcome.ok) return { record: { key: place.key, position: place.position, state: 'done', attempts: 1 } };
+  const record: TaskRecord = {
+    key: place.key,
+    position: place.position,
+    state: 'failed',
+    attempts: outcome.attempts,
+    cause: causeOf(outcome.error),
+  };
+  return { record, deadLetter: deadLetterLine(place, outcome) };
+}
+
+function rejectedEntry(rejected: { line: number; error: SluiceInputRecordError; position: number; key: string }): JournalEntry {
+  const { line, error, position, key } = rejected;
+  return {
+    record: { key, position, state: 'failed', attempts: 1, cause: causeOf(error) },
+    deadLetter: deadLetterLine({ key, position, line, record: error.received }, { stage: 'input', attempts: 1, error }),
+  };
+}
+
+/** An error's code and message, for the journal. */
+function causeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? `${code}: ${messageOf(error)}` : messageOf(error);
 }

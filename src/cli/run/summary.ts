@@ -31,6 +31,18 @@ export interface RunSummary {
    * not load). The command reports it on its own line; only the JSON summary carries it too.
    */
   readonly error?: unknown;
+  /** A journaled run: its journal folder, whether it resumed, and its dead-letter file. */
+  readonly journal?: RunJournalSummary;
+}
+
+export interface RunJournalSummary {
+  readonly dir: string;
+  readonly resumed: boolean;
+  /** Input records passed over as settled by an earlier run. */
+  readonly skipped: number;
+  readonly deadLetter: string;
+  /** Lines in the dead-letter file (this run's failures and those kept from before). */
+  readonly deadLetters: number;
 }
 
 /** Tasks pulled that have no outcome (yet): started, then aborted or abandoned. */
@@ -64,6 +76,15 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
         ...(s.forced === true ? { forced: true } : {}),
         ...(s.error !== undefined ? { error: messageOf(s.error) } : {}),
         ...(typeof code === 'string' ? { errorCode: code } : {}),
+        ...(s.journal !== undefined
+          ? {
+              journal: s.journal.dir,
+              resumed: s.journal.resumed,
+              skipped: s.journal.skipped,
+              deadLetter: s.journal.deadLetter,
+              deadLetters: s.journal.deadLetters,
+            }
+          : {}),
       }),
     ];
   }
@@ -83,6 +104,12 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
     lines.push(`sluice: interrupted by ${s.interruptedBy}: ${inFlight}; the rest of the input was not started`);
   } else if (s.interrupted > 0) {
     lines.push(`sluice: ${started} stopped before finishing (no output line): the run ended early`);
+  }
+  const j = s.journal;
+  if (j !== undefined) {
+    const resumed = j.resumed ? `resumed: ${j.skipped} input record${j.skipped === 1 ? '' : 's'} settled before were skipped; ` : '';
+    const dead = j.deadLetters > 0 ? `; ${j.deadLetters} failed task${j.deadLetters === 1 ? '' : 's'} in ${j.deadLetter}` : '';
+    lines.push(`sluice: ${resumed}journal ${j.dir}${dead}`);
   }
   return lines;
 }

@@ -3,69 +3,149 @@
  * any) or the job's own input, cut to `limit`. A record that cannot be read or parsed is handed
  * to `onRejected` with its line number and skipped; the rest of the input still runs. Lazy: a
  * record is read only when the executor pulls a task.
+ *
+ * Each record has a position in the input (from 0: a file's records, the rejected ones included,
+ * or the job's own tasks) and a key (the job's `key(task)`, else the position as a decimal
+ * string): what a journaled run records. A task the journal holds as settled is `skip`ped: it is
+ * not pulled, and its index (the task's place among the input's tasks, which outcome lines carry)
+ * still counts, so a resumed run numbers its tasks as an uninterrupted run would.
  */
 import type { Job } from '../../index.js';
 import { SluiceInputRecordError } from '../errors.js';
 import { openInput, type InputRecord } from '../io/open-input.js';
+
+/** Where a task comes from: what a run journals for it and writes on its line. */
+export interface TaskPlace {
+  /** Its record's position in the input, from 0 (a file's rejected records take positions too). */
+  readonly position: number;
+  /** The job's `key(task)`, else the position as a decimal string. */
+  readonly key: string;
+  /** Its place among the input's tasks, from 0: the `index` of its outcome line. */
+  readonly index: number;
+  /** Its line in the input file; undefined for the job's own input. */
+  readonly line?: number | undefined;
+  /** The input record as read (before the job's `parse`), for the dead-letter file. */
+  readonly record: unknown;
+  /**
+   * The job's `key(task)` threw or returned no non-empty string: what the run's key option gives
+   * back for it (the throw again, or the bad value), so the run fails that task alone. Its `key`
+   * is then `input@POSITION`.
+   */
+  readonly badKey?: (() => string) | undefined;
+}
+
+/** A rejected record of an input file, with its place. */
+export interface RejectedRecord {
+  readonly line: number;
+  readonly error: SluiceInputRecordError;
+  readonly position: number;
+  readonly key: string;
+}
 
 export interface TaskSourceOptions {
   readonly job: Job;
   /** An input file; else the job's `input`. */
   readonly file?: string | undefined;
   readonly format: 'auto' | 'jsonl' | 'csv';
-  /** Stop after this many tasks. */
+  /** Stop after this many tasks (settled ones included). */
   readonly limit?: number | undefined;
   /** A record that was skipped: reported to the output, counted as failed. */
-  onRejected(record: { readonly line: number; readonly error: SluiceInputRecordError }): void;
-  /** The line of each task taken from a file, in the order they are pulled. */
-  onTask?(line: number | undefined): void;
+  onRejected(record: RejectedRecord): void;
+  /** Each task, as it is pulled. */
+  onTask?(place: TaskPlace): void;
+  /** Whether a record is settled already (a resume): it is passed over, rejected or not. */
+  readonly skip?: ((position: number, key: string, record: unknown) => boolean) | undefined;
+  /** The input ran out (or reached `limit`): every task of it was pulled or skipped. */
+  onEnd?(): void;
+}
+
+/** The key of a task: the job's `key(task)`, with the way to fail the task when it has none. */
+type KeyOf = (task: unknown, position: number) => { readonly key: string; readonly badKey?: () => string };
+
+export function keyFunction(job: Job): KeyOf | undefined {
+  const key = job.key as ((task: unknown) => unknown) | undefined;
+  if (typeof key !== 'function') return undefined;
+  return (task, position) => {
+    try {
+      const value = key(task);
+      if (typeof value === 'string' && value.length > 0) return { key: value };
+      return { key: `input@${position}`, badKey: () => value as string };
+    } catch (error) {
+      return {
+        key: `input@${position}`,
+        badKey: () => {
+          throw error;
+        },
+      };
+    }
+  };
 }
 
 export function taskSource(options: TaskSourceOptions): AsyncIterable<unknown> {
-  const { limit, onTask } = options;
+  const { limit, onTask, onRejected, skip, onEnd } = options;
+  const keyOf = keyFunction(options.job);
   return {
     async *[Symbol.asyncIterator]() {
-      if (limit !== undefined && limit <= 0) return;
-      let taken = 0;
-      for await (const { task, line } of tasksOf(options)) {
-        onTask?.(line);
-        yield task;
-        taken += 1;
-        if (limit !== undefined && taken >= limit) return;
+      if (limit !== undefined && limit <= 0) {
+        onEnd?.();
+        return;
       }
+      let position = 0;
+      let index = 0;
+      for await (const item of tasksOf(options)) {
+        const at = position++;
+        if ('error' in item) {
+          // A rejected record has no task to key: its key is its position (marked when the job keys its tasks).
+          const key = keyOf === undefined ? String(at) : `input@${at}`;
+          if (skip?.(at, key, item.error.received) !== true) onRejected({ line: item.line, error: item.error, position: at, key });
+          continue;
+        }
+        const { key, badKey } = keyOf === undefined ? { key: String(at), badKey: undefined } : keyOf(item.task, at);
+        const taskIndex = index++;
+        if (skip?.(at, key, item.record) !== true) {
+          onTask?.({ position: at, key, index: taskIndex, line: item.line, record: item.record, badKey });
+          yield item.task;
+        }
+        if (limit !== undefined && index >= limit) break;
+      }
+      onEnd?.();
     },
   };
 }
 
-/** Every task with its file line (none for the job's own input); rejected records go to `onRejected`. */
-async function* tasksOf(options: TaskSourceOptions): AsyncGenerator<{ readonly task: unknown; readonly line?: number }> {
-  const { job, file, format, onRejected } = options;
+type Item =
+  | { readonly task: unknown; readonly record: unknown; readonly line?: number }
+  | { readonly line: number; readonly error: SluiceInputRecordError };
+
+/** Every record with its file line (none for the job's own input): a task, or why it was rejected. */
+async function* tasksOf(options: TaskSourceOptions): AsyncGenerator<Item> {
+  const { job, file } = options;
   if (file === undefined) {
     const input = typeof job.input === 'function' ? job.input() : job.input;
     if (input === undefined) return;
-    for await (const task of input as AsyncIterable<unknown>) yield { task };
+    for await (const task of input as AsyncIterable<unknown>) yield { task, record: task };
     return;
   }
-  for await (const record of openInput(file, format) as AsyncIterable<InputRecord>) {
+  for await (const record of openInput(file, options.format) as AsyncIterable<InputRecord>) {
     if ('error' in record) {
-      onRejected(record);
+      yield record;
       continue;
     }
     if (!job.parse) {
-      yield { task: record.task, line: record.line };
+      yield { task: record.task, record: record.task, line: record.line };
       continue;
     }
     let task: unknown;
     try {
       task = job.parse(record.task, record.line);
     } catch (error) {
-      onRejected({
+      yield {
         line: record.line,
         error: new SluiceInputRecordError(file, record.line, "a record the job's parse() accepts", record.task, error),
-      });
+      };
       continue;
     }
-    yield { task, line: record.line };
+    yield { task, record: record.task, line: record.line };
   }
 }
 

@@ -1,0 +1,205 @@
+/**
+ * The output file of a journaled `sluice run`: outcome lines are written in batches (every
+ * `batchSize` outcomes or `batchMs`, whichever comes first), each batch in one write (short writes
+ * continued), THEN committed to the journal with the output's new length and the keys in flight.
+ * That order makes the output exactly-once: a crash after the write and before the commit leaves
+ * bytes the journal does not account for, and a resume cuts the output back to the committed
+ * length (a torn line, or the lines of an uncommitted batch, go) before it runs their tasks again.
+ *
+ * With `durable`, the output is fsynced before each commit (the journal then commits with a full
+ * sync). A failed write or commit (a full disk: EFBIG, ENOSPC) breaks the sink: every later write
+ * throws that error, and nothing more is committed, so the journal stays as the last good batch
+ * left it.
+ */
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { ErrorCodes, SluiceStateError, type TaskLedger, type TaskRecord } from '../../index.js';
+import { SluiceUsageError } from '../errors.js';
+import { messageOf } from '../message.js';
+import type { DeadLetters } from './dead-letter.js';
+import type { JournalEntry, OutcomeSink } from './output.js';
+
+export const BATCH_DEFAULTS = Object.freeze({
+  /** Outcomes per batch, at most. */
+  size: 100,
+  /** How long an outcome may wait for its batch's write, in ms. */
+  ms: 20,
+});
+
+export interface JournaledOutputOptions {
+  readonly path: string;
+  /** The journal, open; the sink closes it. */
+  readonly ledger: TaskLedger;
+  /** Cut the output back to the journal's committed length (a resume); else create or truncate it. */
+  readonly resume: boolean;
+  readonly durable: boolean;
+  /** The keys of the tasks pulled and not settled yet, recorded with each commit. */
+  readonly inFlight: () => readonly string[];
+  readonly deadLetters?: DeadLetters | undefined;
+  readonly batchSize?: number;
+  readonly batchMs?: number;
+  /** A batch written from the timer failed (the next `write` throws it too). */
+  readonly onFailure?: (error: unknown) => void;
+}
+
+export interface JournaledSink extends OutcomeSink {
+  /** Writes and commits what is pending. `final`: the run is over, nothing is in flight any more. */
+  flush(final?: boolean): void;
+  /** Flushes, then tells the journal the whole input went through. */
+  finish(): void;
+  /** The failed write or commit that broke the sink, if one did. */
+  readonly failure: unknown;
+  /** The output's committed length, in bytes. */
+  readonly committed: number;
+}
+
+/**
+ * Opens the output for a journaled run: for a resume, cuts it to `ledger.outputLength` (refused,
+ * with the file untouched, when it is missing or shorter: it was changed behind the journal).
+ * @throws SluiceUsageError naming the path.
+ */
+export function openJournaledOutput(options: JournaledOutputOptions): JournaledSink {
+  const { path, ledger, durable, inFlight, deadLetters, onFailure } = options;
+  const batchSize = options.batchSize ?? BATCH_DEFAULTS.size;
+  const batchMs = options.batchMs ?? BATCH_DEFAULTS.ms;
+  const fd = options.resume ? openForResume(path, ledger.outputLength) : openNew(path);
+  let length = options.resume ? ledger.outputLength : 0;
+  let lines = 0;
+  let texts: string[] = [];
+  let records: TaskRecord[] = [];
+  let dead: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let failure: unknown;
+  let closed = false;
+
+  function fail(error: unknown): never {
+    failure ??= error;
+    throw error;
+  }
+
+  function flush(final = false): void {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (failure !== undefined) throw failure;
+    if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, `The output file ${path} is closed`);
+    if (records.length === 0 && !final) return;
+    const bytes = Buffer.from(texts.join(''), 'utf8');
+    const batch = records;
+    const deadBatch = dead;
+    texts = [];
+    records = [];
+    dead = [];
+    try {
+      deadLetters?.write(deadBatch);
+      let offset = 0;
+      while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset, length + offset);
+      if (durable) fdatasyncSync(fd);
+      ledger.commit(batch, length + bytes.length, final ? [] : inFlight());
+    } catch (error) {
+      // The node error's code (EFBIG, ENOSPC) stays the error's code: the summary reports it.
+      const code = (error as { code?: unknown } | null)?.code;
+      fail(Object.assign(new Error(`Cannot write output file ${path}: ${messageOf(error)}`, { cause: error }), { code }));
+    }
+    length += bytes.length;
+  }
+
+  return {
+    write(line: string, entry?: JournalEntry) {
+      if (failure !== undefined) throw failure;
+      if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, `The output file ${path} is closed`);
+      if (entry === undefined) throw new SluiceStateError(ErrorCodes.CLOSED, `A line for ${path} came without its task record`);
+      texts.push(`${line}\n`);
+      records.push(entry.record);
+      if (entry.deadLetter !== undefined) dead.push(entry.deadLetter);
+      lines++;
+      if (records.length >= batchSize) flush();
+      else if (timer === undefined) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          try {
+            flush();
+          } catch (error) {
+            onFailure?.(error);
+          }
+        }, batchMs);
+        timer.unref();
+      }
+    },
+    flush,
+    finish() {
+      flush(true);
+      ledger.finish();
+    },
+    close() {
+      if (closed) return Promise.resolve();
+      let error: unknown;
+      try {
+        if (failure === undefined) flush(true);
+      } catch (e) {
+        error = e;
+      }
+      closed = true;
+      try {
+        fsyncSync(fd);
+      } catch (e) {
+        if (!isUnsyncable(e)) error ??= e;
+      }
+      closeSync(fd);
+      try {
+        deadLetters?.close();
+      } finally {
+        ledger.close();
+      }
+      return error === undefined ? Promise.resolve() : Promise.reject(error);
+    },
+    get lines() {
+      return lines;
+    },
+    get failure() {
+      return failure;
+    },
+    get committed() {
+      return length;
+    },
+  };
+}
+
+function openNew(path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (cause) {
+    throw new SluiceUsageError(`Cannot open output file ${path}: ${messageOf(cause)}`, { cause });
+  }
+}
+
+/** Opens `path` for writing at `committed`, cut back to it; refuses a file the journal cannot account for. */
+function openForResume(path: string, committed: number): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch (cause) {
+    if ((cause as { code?: unknown }).code === 'ENOENT' && committed === 0) return openNew(path);
+    const why = (cause as { code?: unknown }).code === 'ENOENT' ? 'it is gone' : messageOf(cause);
+    throw new SluiceUsageError(
+      `Cannot resume into output file ${path}: ${why}, and its journal holds ${committed} committed bytes of it; ` +
+        'run with --restart to start over',
+      { cause },
+    );
+  }
+  const size = fstatSync(fd).size;
+  if (size < committed) {
+    closeSync(fd);
+    throw new SluiceUsageError(
+      `Cannot resume into output file ${path}: it has ${size} bytes, fewer than the ${committed} its journal committed ` +
+        '(it was changed behind the journal); run with --restart to start over',
+    );
+  }
+  if (size > committed) ftruncateSync(fd, committed);
+  return fd;
+}
+
+function isUnsyncable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'EINVAL' || code === 'ENOTSUP' || code === 'EROFS';
+}
