@@ -72,6 +72,7 @@ export type {
   FingerprintChange,
   JournalStatus,
   LockHolder,
+  Suspect,
   TaskLedger,
   TaskRecord,
   TaskState,

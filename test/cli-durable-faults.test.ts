@@ -17,7 +17,7 @@ import { bin, killLeftovers, lines, startBin, until, type Running } from './help
 
 const job = fileURLToPath(new URL('./fixtures/jobs/durable-job.ts', import.meta.url));
 const TASKS = 5000;
-const KILLS = 15;
+const KILLS = 20;
 
 let dir: string;
 let out: string;
@@ -108,30 +108,51 @@ describe('kill -9 and resume', () => {
 });
 
 describe('a poison task', () => {
-  it('in flight at 3 crashes is marked dead, not run again, and goes to the dead-letter file with its record', async () => {
-    const env = { SLUICE_TEST_POISON: '1234', SLUICE_TEST_DELAY_MS: '0' };
-    for (let i = 0; i < 3; i++) {
-      const r = run(i === 0 ? [] : ['--resume'], env);
-      expect(await r.exited).toBe(null); // killed by its poison task
+  /** Runs, then resumes after each crash until a run ends: its exit code, and the crashes. */
+  async function runToEnd(env: Record<string, string>, maxCrashes: number): Promise<{ code: number; crashes: number }> {
+    for (let crashes = 0; ; crashes++) {
+      const r = run(crashes === 0 ? [] : ['--resume'], env);
+      const code = await r.exited;
+      if (code !== null) return { code, crashes };
+      expect(crashes, `more than ${maxCrashes} crashes`).toBeLessThan(maxCrashes);
     }
-    const last = run(['--resume'], env);
-    expect(await last.exited, last.stderr()).toBe(0);
-    // The keys in flight at each crash's last commit count a crash each: the poison task's, and
-    // those of the tasks around it that were in flight every time.
+  }
+
+  /** The poison task alone is dead, with its dead-letter line; every other key has its outcome line exactly once. */
+  async function expectPoisonAloneDead(failed: number): Promise<void> {
     const s = await status();
-    expect(s).toMatchObject({ failed: 0, finished: true, outputLength: size() });
-    expect(s.dead).toBeGreaterThanOrEqual(1);
+    expect(s).toMatchObject({ done: TASKS - failed - 1, failed, dead: 1, finished: true, outputLength: size() });
+    expect(s.done + s.failed + s.dead).toBe(TASKS);
+    // Every other key's outcome line, exactly once.
     const seen = lines(out).map((l) => (JSON.parse(l) as { task: { id: string } }).task.id);
-    expect(seen).toHaveLength(TASKS - s.dead);
-    expect(new Set(seen).size).toBe(seen.length);
-    expect(s.done).toBe(seen.length);
+    expect(seen).toHaveLength(TASKS - 1);
+    expect(new Set(seen).size).toBe(TASKS - 1);
     expect(seen).not.toContain('t1234');
     const deadLetter = lines(join(`${out}.sluice`, 'dead-letter.jsonl')).map(
-      (l) => JSON.parse(l) as { key: string; record: { id: string } },
+      (l) => JSON.parse(l) as { key: string; stage: string; record: { id: string } },
     );
-    expect(deadLetter).toHaveLength(s.dead);
-    expect(deadLetter).toContainEqual(expect.objectContaining({ key: '1234', record: { id: 't1234', n: 1234 } }));
+    expect(deadLetter).toHaveLength(failed + 1);
+    expect(deadLetter.filter((d) => d.stage === 'journal')).toEqual([
+      expect.objectContaining({ key: '1234', record: { id: 't1234', n: 1234 } }),
+    ]);
     expect(new Set([...seen, ...deadLetter.map((d) => d.record.id)]).size).toBe(TASKS);
+  }
+
+  it('alone is marked dead after 3 crashes, not run again, and goes to the dead-letter file with its record', async () => {
+    // The first crash counts against every key in flight at its last commit; the resumes give each
+    // of those suspects its turn alone, so the next two crashes count against the poison task only.
+    const env = { SLUICE_TEST_POISON: '1234', SLUICE_TEST_DELAY_MS: '0', SLUICE_TEST_FAIL_EVERY: '97' };
+    expect(await runToEnd(env, 3)).toEqual({ code: 1, crashes: 3 }); // 1: some tasks failed on purpose
+    await expectPoisonAloneDead(Math.ceil(TASKS / 97));
+  }, 60_000);
+
+  it('that kills its run at once, before a batch records it in flight, is caught at its next turn, and alone', async () => {
+    // Crash 1 is on no record (it came before a commit with the task in flight); the resume commits
+    // each of its first tasks as in flight when pulled (crash 2 counts against the few in flight
+    // then), and the poison task dies alone at crashes 3 and 4.
+    const env = { SLUICE_TEST_POISON: '1234', SLUICE_TEST_POISON_MS: '0', SLUICE_TEST_DELAY_MS: '0' };
+    expect(await runToEnd(env, 4)).toEqual({ code: 0, crashes: 4 });
+    await expectPoisonAloneDead(0);
   }, 60_000);
 });
 

@@ -254,6 +254,63 @@ describe('the lock and the fence, in one process', () => {
   });
 });
 
+describe('crashes and suspects', () => {
+  /** Ends `j` as a kill -9 would: its lock goes (the kernel drops it), its file stays as it is now (not ended, the keys in flight kept). */
+  function crash(j: Journal): void {
+    const db = new Database(join(dir, 'journal.db'));
+    const inFlight = db.prepare('SELECT in_flight FROM state WHERE id = 1').pluck().get() as string;
+    close(j);
+    db.prepare('UPDATE runs SET ended_at = NULL WHERE epoch = ?').run(j.epoch);
+    db.prepare('UPDATE state SET in_flight = ? WHERE id = 1').run(inFlight);
+    db.close();
+  }
+  const suspects = (j: Journal): string[] => Array.from(j.suspects(), (s) => `${s.key}×${s.crashes}`);
+  it('makes the keys in flight at a crash suspects until they settle; a crash while one runs alone counts against it alone', () => {
+    const first = journalOf('new');
+    first.commit([done(0)], 10, ['1', '2', '3']);
+    crash(first);
+    const second = journalOf('resume');
+    expect([second.deadAtOpen, suspects(second)]).toEqual([[], ['1×1', '2×1', '3×1']]);
+    // Key 1 runs alone, on record as in flight before it starts, and the run dies of it: twice.
+    second.commit([], 10, ['1']);
+    crash(second);
+    const third = journalOf('resume');
+    expect(suspects(third)).toEqual(['1×2', '2×1', '3×1']);
+    third.commit([], 10, ['1']);
+    crash(third);
+    const fourth = journalOf('resume');
+    expect(fourth.deadAtOpen).toEqual([expect.objectContaining({ key: '1', state: 'dead', attempts: 3 })]);
+    expect(fourth.isSettled(1, '1')).toBe(true);
+    // The bystanders were in flight at one crash only: they run, each alone, and settle.
+    expect(suspects(fourth)).toEqual(['2×1', '3×1']);
+    fourth.commit([], 10, ['2']);
+    fourth.commit([done(2)], 20, ['3']);
+    expect(suspects(fourth)).toEqual(['3×1']);
+    fourth.commit([done(3)], 30, []);
+    expect(suspects(fourth)).toEqual([]);
+    expect(fourth.status()).toMatchObject({ done: 3, dead: 1, watermark: 4 });
+  });
+
+  it('counts a crash once (runs that die before their first commit count none), no crash for a run that ends in order', () => {
+    const first = journalOf('new');
+    first.commit([done(0)], 10, ['a', 'b']);
+    crash(first);
+    for (let i = 0; i < 3; i += 1) {
+      const resumed = journalOf('resume');
+      expect(resumed.deadAtOpen).toEqual([]);
+      crash(resumed); // at once: it ran nothing
+    }
+    const last = journalOf('resume');
+    expect([last.deadAtOpen, suspects(last), last.status().dead]).toEqual([[], ['a×1', 'b×1'], 0]);
+    // A run that ends in order counts no crash; a restart forgets the suspects.
+    last.commit([], 10, ['c']);
+    close(last);
+    expect(suspects(journalOf('resume'))).toEqual(['a×1', 'b×1']);
+    close(open[0]!);
+    expect(suspects(journalOf('restart'))).toEqual([]);
+  });
+});
+
 describe('files', () => {
   it('makes the folder 0700 and its files 0600, and records no environment', async () => {
     process.env.SLUICE_JOURNAL_TEST_SECRET = 'hunter2-secret';

@@ -25,6 +25,8 @@ export interface ChildOptions {
   readonly rss?: { readonly limitMiB: number; readonly everyMs: number };
   /** Keep the child's stderr (its last 4000 characters) or pass it through. @default 'keep' */
   readonly stderr?: 'keep' | 'inherit';
+  /** A file descriptor the child writes its stdout to (then there is no line protocol). @default a pipe */
+  readonly stdoutFd?: number;
 }
 
 export type KillReason = 'timeout' | 'rss-limit';
@@ -98,10 +100,10 @@ export function lastError(stderr: string, fallback: string): string {
 
 export function startChild(o: ChildOptions): Child {
   const child = spawn(process.execPath, [...o.args], {
-    stdio: ['pipe', 'pipe', o.stderr === 'inherit' ? 'inherit' : 'pipe'],
+    stdio: ['pipe', o.stdoutFd ?? 'pipe', o.stderr === 'inherit' ? 'inherit' : 'pipe'],
     ...(o.env !== undefined ? { env: o.env } : {}),
   });
-  const [stdin, stdout] = [child.stdin!, child.stdout!];
+  const [stdin, stdout] = [child.stdin!, child.stdout];
   stdin.on('error', () => undefined); // a child that exits early closes its end
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
@@ -110,7 +112,7 @@ export function startChild(o: ChildOptions): Child {
   const kept = new Map<string, string[]>();
   const waiting = new Map<string, ((payload: string) => void)[]>();
   let pending = '';
-  stdout.setEncoding('utf8').on('data', (d: string) => {
+  stdout?.setEncoding('utf8').on('data', (d: string) => {
     const lines = (pending + d).split('\n');
     pending = lines.pop() ?? '';
     for (const line of lines) {

@@ -14,8 +14,18 @@ import { ErrorCodes, SluiceJournalError, SluiceOptionError, SluiceStateError } f
 import { isFingerprint, storedFingerprint } from './fingerprint.js';
 import { isBusy, takeLock } from './lock.js';
 import { checkRecord, journalError, lockedError, refuse } from './refusals.js';
-import { RESET_TASKS, countCrashes, countStates, createFiles, lockPath, openForWriting, readSnapshot, tasksIn } from './store.js';
-import type { Fingerprint, JournalStatus, LockHolder, TaskLedger, TaskRecord } from './types.js';
+import {
+  RESET_TASKS,
+  countCrashes,
+  countStates,
+  createFiles,
+  lockPath,
+  openForWriting,
+  readSnapshot,
+  suspectsIn,
+  tasksIn,
+} from './store.js';
+import type { Fingerprint, JournalStatus, LockHolder, Suspect, TaskLedger, TaskRecord } from './types.js';
 import { SettledWindow } from './window.js';
 
 /** How to open a journal. */
@@ -47,6 +57,12 @@ export interface Journal extends TaskLedger {
   readonly deadAtOpen: readonly TaskRecord[];
   /** The dead tasks, by position (those of unknown position first). */
   dead(): Iterable<TaskRecord>;
+  /**
+   * The suspects of the crashes so far (types.ts: `Suspect`): keys in flight at 1 or 2 crashes and
+   * not settled, the most crashes first. Give each a turn alone, committed as in flight before it
+   * starts (`commit([], length, [key])`), so that a crash counts against that key only.
+   */
+  suspects(): Iterable<Suspect>;
 }
 
 /**
@@ -151,9 +167,11 @@ class SqliteJournal implements Journal {
           storedFingerprint(fingerprint),
         );
       } else {
-        db.prepare('UPDATE state SET fingerprint = ? WHERE id = 1').run(storedFingerprint(fingerprint));
-        // The last run died (it never closed): what it had in flight may have killed it.
+        // The last run died (it never closed): what it had in flight may have killed it. Counted
+        // once: the keys in flight are cleared, so a run that dies before its first commit counts no
+        // crash against tasks it never ran.
         if (snapshot.run.ended_at === null) dead = countCrashes(db, snapshot.state.in_flight);
+        db.prepare("UPDATE state SET fingerprint = ?, in_flight = '[]' WHERE id = 1").run(storedFingerprint(fingerprint));
       }
       return epoch;
     });
@@ -189,6 +207,11 @@ class SqliteJournal implements Journal {
   dead(): Iterable<TaskRecord> {
     this.#usable();
     return tasksIn(this.#db, 'dead');
+  }
+
+  suspects(): Iterable<Suspect> {
+    this.#usable();
+    return suspectsIn(this.#db);
   }
 
   commit(batch: readonly TaskRecord[], outputLength: number, inFlight: readonly string[]): void {

@@ -11,13 +11,14 @@
  *   keys in flight at the last commit (JSON).
  * - `tasks`: one row per settled task, by key: position (NULL: unknown, a task marked dead at open),
  *   state, attempts, cause. A partial index holds the failed and dead ones, by position.
- * - `crashes`: per key, how many crashes it was in flight at (3 make it dead).
+ * - `crashes`: per key, how many crashes it was in flight at (3 make it dead). The keys counted and
+ *   not settled since are the suspects (journal.ts: `suspects()`).
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isFingerprint } from './fingerprint.js';
-import type { Fingerprint, LockHolder, TaskRecord, TaskState } from './types.js';
+import type { Fingerprint, LockHolder, Suspect, TaskRecord, TaskState } from './types.js';
 
 export const JOURNAL_FILE = 'journal.db';
 export const LOCK_FILE = 'lock.db';
@@ -218,6 +219,18 @@ export function* tasksIn(db: Database.Database, state: 'failed' | 'dead', pageSi
   }
 }
 
+/**
+ * The suspects: the keys in flight at a crash (1 or 2 of them: 3 make a key dead, and settled) that
+ * have not settled since, the most crashes first. Few: the tasks in flight at a few crashes.
+ */
+export function suspectsIn(db: Database.Database): Suspect[] {
+  return db
+    .prepare(
+      'SELECT key, count AS crashes FROM crashes c WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.key = c.key) ORDER BY count DESC, key',
+    )
+    .all() as Suspect[];
+}
+
 /** A key in flight at this many crashes is dead. */
 const CRASHES_TO_DEAD = 3;
 
@@ -237,7 +250,8 @@ export function createFiles(dir: string): void {
 
 /**
  * Counts a crash for every key the dead run had in flight at its last commit, and marks dead (a
- * settled state) the keys at their third; returns those.
+ * settled state) the keys at their third; returns those. The caller clears the keys in flight in
+ * the same transaction: a crash is counted once, even when the next run dies before it commits.
  */
 export function countCrashes(db: Database.Database, inFlight: string): TaskRecord[] {
   const keys = JSON.parse(inFlight) as unknown;

@@ -28,6 +28,19 @@ export interface TaskRecord {
 }
 
 /**
+ * A suspect of a crash: a task whose key was in flight at a crash of the run (at the last commit
+ * before it) and that is not settled. A run should give each suspect a turn alone, with nothing
+ * else in flight and a commit recording it in flight before it starts: a crash then counts against
+ * that key only, so a poison task reaches its third crash on its own while the tasks that were in
+ * flight beside it (bystanders) settle as they complete.
+ */
+export interface Suspect {
+  readonly key: string;
+  /** The crashes it was in flight at (1 or 2: at 3 it is dead, no suspect). */
+  readonly crashes: number;
+}
+
+/**
  * One difference between a journal's stored fingerprint and the one a resume gives: `field` is
  * `input` (one side has an input file, the other the job's own input), `input.path`,
  * `input.size`, `input.mtimeMs`, `input.headHash`, `job.name`, `job.module` or `job.configHash`.

@@ -5,6 +5,8 @@
  * That order makes the output exactly-once: a crash after the write and before the commit leaves
  * bytes the journal does not account for, and a resume cuts the output back to the committed
  * length (a torn line, or the lines of an uncommitted batch, go) before it runs their tasks again.
+ * A `checkpoint` commits with no line pending: a task on record as in flight before it starts
+ * (a suspect of a crash, run alone: see run/tasks.ts).
  *
  * With `durable`, the output is fsynced before each commit (the journal then commits with a full
  * sync). A failed write or commit (a full disk: EFBIG, ENOSPC) breaks the sink: every later write
@@ -21,6 +23,12 @@ import type { JournalEntry, OutcomeSink } from './output.js';
 export const BATCH_DEFAULTS = Object.freeze({
   /** Outcomes per batch, at most. */
   size: 100,
+  /**
+   * Outcomes per batch with `--durable`, at most: each batch waits for two syncs (the output's,
+   * then the journal's full-sync commit), so a batch takes what arrived meanwhile, up to this
+   * (still within `ms`): the syncs, not the tasks, then set the pace.
+   */
+  durableSize: 1000,
   /** How long an outcome may wait for its batch's write, in ms. */
   ms: 20,
 });
@@ -44,6 +52,12 @@ export interface JournaledOutputOptions {
 export interface JournaledSink extends OutcomeSink {
   /** Writes and commits what is pending. `final`: the run is over, nothing is in flight any more. */
   flush(final?: boolean): void;
+  /**
+   * Writes and commits what is pending with the keys in flight now, even when no line is pending:
+   * a task pulled with nothing else in flight (a suspect of a crash, given its turn alone) is on
+   * record as in flight before it starts, so a crash it causes counts against it.
+   */
+  checkpoint(): void;
   /** Flushes, then tells the journal the whole input went through. */
   finish(): void;
   /** The failed write or commit that broke the sink, if one did. */
@@ -59,7 +73,7 @@ export interface JournaledSink extends OutcomeSink {
  */
 export function openJournaledOutput(options: JournaledOutputOptions): JournaledSink {
   const { path, ledger, durable, inFlight, deadLetters, onFailure } = options;
-  const batchSize = options.batchSize ?? BATCH_DEFAULTS.size;
+  const batchSize = options.batchSize ?? (durable ? BATCH_DEFAULTS.durableSize : BATCH_DEFAULTS.size);
   const batchMs = options.batchMs ?? BATCH_DEFAULTS.ms;
   const fd = options.resume ? openForResume(path, ledger.outputLength) : openNew(path);
   let length = options.resume ? ledger.outputLength : 0;
@@ -76,14 +90,15 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
     throw error;
   }
 
-  function flush(final = false): void {
+  /** `final`: nothing is in flight any more; `always`: commit the keys in flight even with no line pending. */
+  function flush(final = false, always = final): void {
     if (timer !== undefined) {
       clearTimeout(timer);
       timer = undefined;
     }
     if (failure !== undefined) throw failure;
     if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, `The output file ${path} is closed`);
-    if (records.length === 0 && !final) return;
+    if (records.length === 0 && !always) return;
     const bytes = Buffer.from(texts.join(''), 'utf8');
     const batch = records;
     const deadBatch = dead;
@@ -94,7 +109,7 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
       deadLetters?.write(deadBatch);
       let offset = 0;
       while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset, length + offset);
-      if (durable) fdatasyncSync(fd);
+      if (durable && bytes.length > 0) fdatasyncSync(fd);
       ledger.commit(batch, length + bytes.length, final ? [] : inFlight());
     } catch (error) {
       // The node error's code (EFBIG, ENOSPC) stays the error's code: the summary reports it.
@@ -126,7 +141,8 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
         timer.unref();
       }
     },
-    flush,
+    flush: (final?: boolean) => flush(final),
+    checkpoint: () => flush(false, true),
     finish() {
       flush(true);
       ledger.finish();

@@ -225,7 +225,9 @@ async function runJob(c: RunContext): Promise<number> {
     stopper,
     counts,
     onRejected: (error) => rejects.add(error),
-    ...(journal !== undefined ? { journal: { places: output.places, skip: journal.skip } } : {}),
+    ...(journal !== undefined
+      ? { journal: { places: output.places, skip: journal.skip, suspects: journal.suspects, checkpoint: () => journal.sink.checkpoint() } }
+      : {}),
   });
   const elapsedMs = performance.now() - started;
   stopper.ended();

@@ -5,7 +5,8 @@
  *
  * A journaled run skips the tasks its journal holds as settled, and hands each line to the sink
  * with its task's record (key, position, state) and, for a failure, its dead-letter line. A task
- * aborted by a signal or left behind is no outcome: nothing is written or recorded for it.
+ * aborted by a signal or left behind is no outcome: nothing is written or recorded for it. The
+ * suspects of a crash run alone, each committed as in flight before it starts (tasks.ts).
  */
 import type { Executor, Job, Outcome, TaskRecord } from '../../index.js';
 import type { SluiceInputRecordError } from '../errors.js';
@@ -17,7 +18,7 @@ import type { MetricsServer } from '../observe/metrics.js';
 import { messageOf } from '../message.js';
 import { createTaskPlaces, type TaskPlaces } from './places.js';
 import { FORCED, type Stopper } from './stop.js';
-import { taskSource, type TaskPlace } from './tasks.js';
+import { taskSource, type Isolation, type TaskPlace } from './tasks.js';
 
 /** The outcomes written so far; read by the progress display and the summary. */
 export interface RunCounts {
@@ -42,9 +43,16 @@ export interface ExecuteOptions {
    */
   readonly line?: (outcome: Outcome, fileLine: number | undefined) => string | undefined;
   /** A journaled run: the open tasks' places (for the keys in flight), and which records are settled already. */
-  readonly journal?:
-    | { readonly places: TaskPlaces; readonly skip?: ((position: number, key: string, record: unknown) => boolean) | undefined }
-    | undefined;
+  readonly journal?: ExecuteJournal | undefined;
+}
+
+export interface ExecuteJournal {
+  readonly places: TaskPlaces;
+  readonly skip?: ((position: number, key: string, record: unknown) => boolean) | undefined;
+  /** The keys of the suspects of a crash (in flight at one, not settled: `Journal.suspects()`), each run alone. */
+  readonly suspects?: ReadonlySet<string> | undefined;
+  /** Commits the pending lines and the keys in flight now (the journaled sink's `checkpoint`). */
+  readonly checkpoint?: (() => void) | undefined;
 }
 
 export interface Executed {
@@ -60,6 +68,7 @@ export async function execute(options: ExecuteOptions): Promise<Executed> {
   const { job, executor, input, sink, metrics, stopper, counts, journal } = options;
   const places = journal?.places ?? createTaskPlaces();
   let inputDone = false;
+  const isolating = journal?.checkpoint === undefined ? undefined : isolation(journal, stopper);
   const tasks = taskSource({
     job,
     file: input.file,
@@ -77,6 +86,7 @@ export async function execute(options: ExecuteOptions): Promise<Executed> {
     onEnd() {
       inputDone = true;
     },
+    isolation: isolating?.isolation,
   });
 
   // The key of each task reaches its stages as ctx.key (where the executor takes a key option).
@@ -89,11 +99,16 @@ export async function execute(options: ExecuteOptions): Promise<Executed> {
     },
   };
   const run = executor.run(tasks, runOptions);
-  const over = (stuck: boolean, error?: unknown): Executed => ({
-    ...(error !== undefined ? { error } : {}),
-    stuck,
-    complete: !stuck && error === undefined && inputDone && places.open === 0,
-  });
+  const over = (stuck: boolean, failure?: unknown): Executed => {
+    // A commit of the isolation failed: the input ended there, and the run reports why.
+    const error = failure ?? isolating?.failure();
+    isolating?.release();
+    return {
+      ...(error !== undefined ? { error } : {}),
+      stuck,
+      complete: !stuck && error === undefined && inputDone && places.open === 0,
+    };
+  };
   for (;;) {
     let next: IteratorResult<Outcome> | typeof FORCED;
     try {
@@ -123,6 +138,49 @@ export async function execute(options: ExecuteOptions): Promise<Executed> {
       return over(stopped === FORCED, error);
     }
   }
+}
+
+/**
+ * The first tasks of a resume after a crash (one with suspects) each committed as in flight when
+ * pulled (tasks.ts): more than a batch's outcomes (100) plus the tasks in flight beside them, so
+ * that a task that crashed the run before a batch recorded it is on record at its next turn. A
+ * commit each, at the start only. Any other journaled run records its first task so.
+ */
+const RECORD_FIRST_AFTER_CRASH = 256;
+
+/**
+ * The isolation of suspects (tasks.ts) over this run's places and journal: `idle` gives up at the
+ * run's first stop signal or its end (`release`), and a failed checkpoint is kept for the report.
+ */
+function isolation(journal: ExecuteJournal, stopper: Stopper): { readonly isolation: Isolation; failure(): unknown; release(): void } {
+  const { places, suspects, checkpoint } = journal;
+  let release!: () => void;
+  const released = new Promise<false>((resolve) => {
+    release = () => resolve(false);
+  });
+  for (const signal of [stopper.drain, stopper.abort]) {
+    if (signal.aborted) release();
+    else signal.addEventListener('abort', () => release(), { once: true });
+  }
+  let failure: unknown;
+  return {
+    isolation: {
+      recordFirst: suspects !== undefined && suspects.size > 0 ? RECORD_FIRST_AFTER_CRASH : 1,
+      isSuspect: (key) => suspects?.has(key) === true,
+      idle: () => Promise.race([places.idle().then(() => true), released]),
+      checkpoint() {
+        try {
+          checkpoint!();
+          return true;
+        } catch (error) {
+          failure = error;
+          return false;
+        }
+      },
+    },
+    failure: () => failure,
+    release,
+  };
 }
 
 function lineOf(place: TaskPlace | undefined): { line: number } | undefined {

@@ -18,11 +18,18 @@ export interface TaskPlaces {
   inFlight(): string[];
   /** Tasks pulled that have no outcome yet. */
   readonly open: number;
+  /**
+   * Resolves once no task is open (at once when none is). It settles a microtask after the `take`
+   * that emptied the map: a caller that writes the outcome's line right after `take`, with no
+   * await between them, has written it by then.
+   */
+  idle(): Promise<void>;
 }
 
 export function createTaskPlaces(): TaskPlaces {
   const places = new Map<number, TaskPlace>();
   let pulled = 0;
+  let waiters: Array<() => void> = [];
   return {
     pulled(place) {
       places.set(pulled++, place);
@@ -30,12 +37,21 @@ export function createTaskPlaces(): TaskPlaces {
     take(index) {
       const place = places.get(index);
       places.delete(index);
+      if (places.size === 0 && waiters.length > 0) {
+        const wake = waiters;
+        waiters = [];
+        for (const resolve of wake) resolve();
+      }
       return place;
     },
     get: (index) => places.get(index),
     inFlight: () => Array.from(places.values(), (place) => place.key),
     get open() {
       return places.size;
+    },
+    idle() {
+      if (places.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push(resolve));
     },
   };
 }

@@ -28,6 +28,8 @@ export interface RunJournal {
   readonly skip: ((position: number, key: string, record: unknown) => boolean) | undefined;
   /** Records skipped so far as settled. */
   readonly skipped: number;
+  /** The keys of the suspects of a crash (a resume): each runs alone (tasks.ts). */
+  readonly suspects: ReadonlySet<string>;
 }
 
 export interface RunOutputOptions {
@@ -82,6 +84,7 @@ export async function openRunOutput(options: RunOutputOptions): Promise<RunOutpu
       plan,
       deadLetters,
       skip,
+      suspects: new Set(resume ? Array.from(ledger.suspects(), (s) => s.key) : []),
       get skipped() {
         return skipped;
       },

@@ -9,6 +9,13 @@
  * string): what a journaled run records. A task the journal holds as settled is `skip`ped: it is
  * not pulled, and its index (the task's place among the input's tasks, which outcome lines carry)
  * still counts, so a resumed run numbers its tasks as an uninterrupted run would.
+ *
+ * A journaled run isolates the suspects of a crash (`Isolation`): a task whose key was in flight
+ * at a crash and is not settled waits until nothing is in flight, runs alone, and is committed as in
+ * flight before it starts; the next task waits for its outcome. A crash then counts against the
+ * suspect alone: a poison task reaches its third crash and is dead, the tasks that were in flight
+ * beside it settle as they complete. The suspects come first: they were in flight at the crash, so
+ * every task below them in the input is settled (tasks are pulled in input order).
  */
 import type { Job } from '../../index.js';
 import { SluiceInputRecordError } from '../errors.js';
@@ -57,6 +64,27 @@ export interface TaskSourceOptions {
   readonly skip?: ((position: number, key: string, record: unknown) => boolean) | undefined;
   /** The input ran out (or reached `limit`): every task of it was pulled or skipped. */
   onEnd?(): void;
+  /** A journaled run: how to give the suspects of a crash their turn alone. */
+  readonly isolation?: Isolation | undefined;
+}
+
+/**
+ * How a journaled run isolates suspects. A suspect, the task after one, and the run's first
+ * `recordFirst` tasks are each committed as in flight when pulled, before they run. The first
+ * ones, because a batch records only the tasks in flight at its commit: a task that crashed the
+ * run before the next commit (within 20 ms of its start) was on no record, and is among the first
+ * tasks of the resume after the suspects (the tasks below it are settled or suspects), so that its
+ * next crash counts against it.
+ */
+export interface Isolation {
+  /** How many of the run's first tasks (suspects aside) are committed as in flight when pulled. */
+  readonly recordFirst: number;
+  /** Whether the task of this key is a suspect: in flight at a crash, not settled. */
+  isSuspect(key: string): boolean;
+  /** Resolves true once no task is in flight (their lines written); false once the run pulls no more (a stop). */
+  idle(): Promise<boolean>;
+  /** Commits the pending lines and the keys in flight now; false when that failed (the run then ends, reporting it). */
+  checkpoint(): boolean;
 }
 
 /** The key of a task: the job's `key(task)`, with the way to fail the task when it has none. */
@@ -82,7 +110,7 @@ export function keyFunction(job: Job): KeyOf | undefined {
 }
 
 export function taskSource(options: TaskSourceOptions): AsyncIterable<unknown> {
-  const { limit, onTask, onRejected, skip, onEnd } = options;
+  const { limit, onTask, onRejected, skip, onEnd, isolation } = options;
   const keyOf = keyFunction(options.job);
   return {
     async *[Symbol.asyncIterator]() {
@@ -92,6 +120,10 @@ export function taskSource(options: TaskSourceOptions): AsyncIterable<unknown> {
       }
       let position = 0;
       let index = 0;
+      /** The last task pulled is a suspect, running alone. */
+      let isolating = false;
+      /** Tasks still to be committed as in flight when pulled, at the run's start. */
+      let recorded = isolation?.recordFirst ?? 0;
       for await (const item of tasksOf(options)) {
         const at = position++;
         if ('error' in item) {
@@ -103,7 +135,14 @@ export function taskSource(options: TaskSourceOptions): AsyncIterable<unknown> {
         const { key, badKey } = keyOf === undefined ? { key: String(at), badKey: undefined } : keyOf(item.task, at);
         const taskIndex = index++;
         if (skip?.(at, key, item.record) !== true) {
+          const suspect = isolation?.isSuspect(key) === true;
+          // A suspect waits until nothing is in flight; the task after it, for its outcome.
+          if ((suspect || isolating) && !(await isolation!.idle())) return;
           onTask?.({ position: at, key, index: taskIndex, line: item.line, record: item.record, badKey });
+          // On record as in flight before it runs: a suspect, the task after one, the first ones.
+          if (isolation !== undefined && (suspect || isolating || recorded > 0) && !isolation.checkpoint()) return;
+          if (!suspect && recorded > 0) recorded -= 1;
+          isolating = suspect;
           yield item.task;
         }
         if (limit !== undefined && index >= limit) break;
