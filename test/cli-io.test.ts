@@ -80,6 +80,19 @@ describe('JSON Lines input', () => {
     expect(error.cause).toBeInstanceOf(SyntaxError);
   });
 
+  it('reads past a 50 MiB line (a bad one, then a good one): each is one record, reported or run, and the rest run', async () => {
+    const huge = 50 * 1024 * 1024;
+    const path = await file('huge.jsonl', `{"id":1}\n${'x'.repeat(huge)}\n{"blob":"${'y'.repeat(huge)}"}\n{"id":4}\n`);
+    const records = await all(openInput(path, 'jsonl'));
+    expect(records.map((r) => r.line)).toEqual([1, 2, 3, 4]);
+    expect(records[0]).toEqual({ line: 1, task: { id: 1 } });
+    expect(errorOf(records[1])).toMatchObject({ code: 'ERR_SLUICE_INPUT_RECORD', line: 2, expected: 'a JSON value' });
+    expect(String(errorOf(records[1]).received).length).toBeLessThanOrEqual(200);
+    const big = records[2] as { task: { blob: string } };
+    expect(big.task.blob.length).toBe(huge);
+    expect(records[3]).toEqual({ line: 4, task: { id: 4 } });
+  });
+
   it('keeps only the start of a long bad line in the error', async () => {
     const path = await file('tasks.jsonl', `${'x'.repeat(10_000)}\n`);
     const [record] = await all(openInput(path, 'jsonl'));
