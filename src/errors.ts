@@ -34,6 +34,8 @@ export const ErrorCodes = Object.freeze({
   JOURNAL_MISSING: 'ERR_SLUICE_JOURNAL_MISSING',
   /** A resume against another input or job than the journal's (`.changes` lists what changed). */
   JOURNAL_CHANGED: 'ERR_SLUICE_JOURNAL_CHANGED',
+  /** A retry of the failed tasks was asked for where the journal's run did not finish (resume it first). */
+  JOURNAL_UNFINISHED: 'ERR_SLUICE_JOURNAL_UNFINISHED',
   /** A journal is unreadable or corrupt, a write to it failed, or its run was fenced by a newer one. */
   JOURNAL: 'ERR_SLUICE_JOURNAL',
 } as const);
@@ -257,7 +259,8 @@ export class SluiceBridgeError extends SluiceError {
  * A journal of a durable run refused to open or to record: another run holds its lock
  * (`ERR_SLUICE_JOURNAL_LOCKED`, `.holder`), a new run where one exists (`ERR_SLUICE_JOURNAL_EXISTS`,
  * `.finished`), a resume where none exists (`ERR_SLUICE_JOURNAL_MISSING`), a resume against a changed
- * input or job (`ERR_SLUICE_JOURNAL_CHANGED`, `.changes`), or the journal is unreadable, a write
+ * input or job (`ERR_SLUICE_JOURNAL_CHANGED`, `.changes`), a retry of the failed tasks of a run that
+ * did not finish (`ERR_SLUICE_JOURNAL_UNFINISHED`), or the journal is unreadable, a write
  * failed, or a newer run fenced this one (`ERR_SLUICE_JOURNAL`, `cause`). `.dir` is the journal's folder.
  */
 export class SluiceJournalError extends SluiceError {
@@ -278,6 +281,7 @@ export class SluiceJournalError extends SluiceError {
       | typeof ErrorCodes.JOURNAL_EXISTS
       | typeof ErrorCodes.JOURNAL_MISSING
       | typeof ErrorCodes.JOURNAL_CHANGED
+      | typeof ErrorCodes.JOURNAL_UNFINISHED
       | typeof ErrorCodes.JOURNAL,
     dir: string,
     message: string,

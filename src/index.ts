@@ -64,14 +64,18 @@ export type { Job, JobContext, JobDefinition, JobInput, JobOptions, JobSetupCont
 
 // Durable runs
 export { openJournal } from './journal/journal.js';
-export type { Journal, OpenJournalOptions } from './journal/journal.js';
 export { readJournalStatus } from './journal/status.js';
 export { compareFingerprints, fingerprintInput } from './journal/fingerprint.js';
 export type {
   Fingerprint,
   FingerprintChange,
+  Journal,
   JournalStatus,
+  LineCut,
   LockHolder,
+  OpenJournalOptions,
+  RetryPhase,
+  RetryStatus,
   Suspect,
   TaskLedger,
   TaskRecord,

@@ -11,9 +11,9 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, SluiceJournalError, SluiceOptionError, SluiceStateError } from '../src/errors.js';
 import { compareFingerprints, fingerprintInput } from '../src/journal/fingerprint.js';
-import { type Journal, type OpenJournalOptions, openJournal } from '../src/journal/journal.js';
+import { openJournal } from '../src/journal/journal.js';
 import { readJournalStatus } from '../src/journal/status.js';
-import type { Fingerprint, TaskRecord } from '../src/journal/types.js';
+import type { Fingerprint, Journal, OpenJournalOptions, TaskRecord } from '../src/journal/types.js';
 import { SettledWindow } from '../src/journal/window.js';
 
 let root: string;

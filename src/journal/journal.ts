@@ -11,65 +11,31 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { ErrorCodes, SluiceJournalError, SluiceOptionError, SluiceStateError } from '../errors.js';
-import { isFingerprint, storedFingerprint } from './fingerprint.js';
+import { isFingerprint } from './fingerprint.js';
 import { isBusy, takeLock } from './lock.js';
 import { checkRecord, journalError, lockedError, refuse } from './refusals.js';
-import {
-  RESET_TASKS,
-  countCrashes,
-  countStates,
-  createFiles,
-  lockPath,
-  openForWriting,
-  readSnapshot,
-  suspectsIn,
-  tasksIn,
-} from './store.js';
-import type { Fingerprint, JournalStatus, LockHolder, Suspect, TaskLedger, TaskRecord } from './types.js';
+import { beginRun } from './begin.js';
+import { retryCuts, retryStatus, setPhase } from './retry.js';
+import { countStates, createFiles, lockPath, openForWriting, readSnapshot, suspectsIn, type TaskRow, tasksIn } from './store.js';
+import type {
+  Fingerprint,
+  Journal,
+  JournalStatus,
+  LineCut,
+  LockHolder,
+  OpenJournalOptions,
+  RetryPhase,
+  Suspect,
+  TaskRecord,
+  TaskState,
+} from './types.js';
 import { SettledWindow } from './window.js';
-
-/** How to open a journal. */
-export interface OpenJournalOptions {
-  /** What the run is about: its input and job. A resume against another is refused (`ERR_SLUICE_JOURNAL_CHANGED`). */
-  readonly fingerprint: Fingerprint;
-  /**
-   * `'new'`: a first run; refused (`ERR_SLUICE_JOURNAL_EXISTS`) when a journal of any run exists.
-   * `'resume'`: continue the journal's last run; refused (`ERR_SLUICE_JOURNAL_MISSING`) when there is none.
-   * `'restart'`: discard what the journal holds (if anything) and start clean.
-   */
-  readonly mode: 'new' | 'resume' | 'restart';
-  /** Resume even though the fingerprint changed (the new one is stored). @default false */
-  readonly force?: boolean | undefined;
-  /** A full sync of the journal at every commit (power-loss safety, slower). @default false: synced at checkpoints */
-  readonly durable?: boolean | undefined;
-  /** The clock for the runs' start and end times. @default () => new Date() */
-  readonly now?: (() => Date) | undefined;
-}
-
-/** An open journal: the task ledger of one run, holding the journal's lock until `close()`. */
-export interface Journal extends TaskLedger {
-  /** The journal's folder, absolute. */
-  readonly dir: string;
-  /** This run continues an earlier run's journal (mode `'resume'`). */
-  readonly resumed: boolean;
-  readonly fingerprint: Fingerprint;
-  /** The tasks this open marked dead (in flight at their third crash): for the dead-letter file. */
-  readonly deadAtOpen: readonly TaskRecord[];
-  /** The dead tasks, by position (those of unknown position first). */
-  dead(): Iterable<TaskRecord>;
-  /**
-   * The suspects of the crashes so far (types.ts: `Suspect`): keys in flight at 1 or 2 crashes and
-   * not settled, the most crashes first. Give each a turn alone, committed as in flight before it
-   * starts (`commit([], length, [key])`), so that a crash counts against that key only.
-   */
-  suspects(): Iterable<Suspect>;
-}
 
 /**
  * Opens (creating when missing: the folder 0700, its files 0600) the journal in `dir` for a run,
  * and takes its lock. Throws `SluiceJournalError`: `ERR_SLUICE_JOURNAL_LOCKED` (another run holds
  * it; `.holder`), `ERR_SLUICE_JOURNAL_EXISTS`, `ERR_SLUICE_JOURNAL_MISSING`,
- * `ERR_SLUICE_JOURNAL_CHANGED` (`.changes`), or `ERR_SLUICE_JOURNAL` (unreadable or not a journal).
+ * `ERR_SLUICE_JOURNAL_CHANGED` (`.changes`), `ERR_SLUICE_JOURNAL_UNFINISHED` (a retry), or `ERR_SLUICE_JOURNAL` (unreadable or not a journal).
  */
 export function openJournal(dir: string, options: OpenJournalOptions): Journal {
   if (typeof dir !== 'string' || dir.length === 0) throw new SluiceOptionError('dir', 'a non-empty path', dir);
@@ -81,8 +47,8 @@ export function openJournal(dir: string, options: OpenJournalOptions): Journal {
       options.fingerprint,
     );
   }
-  if (options.mode !== 'new' && options.mode !== 'resume' && options.mode !== 'restart') {
-    throw new SluiceOptionError('mode', "'new', 'resume' or 'restart'", options.mode);
+  if (!['new', 'resume', 'restart', 'retry'].includes(options.mode)) {
+    throw new SluiceOptionError('mode', "'new', 'resume', 'restart' or 'retry'", options.mode);
   }
   const absolute = resolve(dir);
   try {
@@ -120,10 +86,11 @@ const held = new Set<SqliteJournal>();
 class SqliteJournal implements Journal {
   readonly dir: string;
   readonly epoch: number;
-  readonly outputLength: number;
   readonly resumed: boolean;
   readonly fingerprint: Fingerprint;
   readonly deadAtOpen: readonly TaskRecord[];
+  readonly generation: number;
+  #phase: RetryPhase | undefined;
   readonly #db: Database.Database;
   readonly #lock: Database.Database;
   readonly #now: () => Date;
@@ -137,7 +104,7 @@ class SqliteJournal implements Journal {
   #broken: SluiceJournalError | undefined;
   /** Positions learnt for tasks stored without one (dead at open), written with the next commit. */
   #positionFixes: Array<readonly [string, number]> = [];
-  readonly #lookup: Database.Statement<[string], number | null>;
+  readonly #lookup: Database.Statement<[string], Pick<TaskRow, 'position' | 'state' | 'generation'>>;
   readonly #write: (batch: readonly TaskRecord[], outputLength: number, inFlight: string) => void;
 
   constructor(dir: string, db: Database.Database, lock: Database.Database, options: OpenJournalOptions) {
@@ -150,53 +117,102 @@ class SqliteJournal implements Journal {
     refuse(dir, mode, snapshot, fingerprint, options.force === true);
     this.resumed = mode === 'resume';
     const startedAt = this.#now().toISOString();
-    let dead: TaskRecord[] = [];
-    const begin = db.transaction(() => {
-      if (mode === 'restart' && snapshot !== undefined) db.exec(RESET_TASKS);
-      const last = db.prepare('SELECT max(epoch) FROM runs').pluck().get() as number | null;
-      const epoch = (last ?? 0) + 1;
-      db.prepare('INSERT INTO runs (epoch, pid, host, started_at, mode) VALUES (?, ?, ?, ?, ?)').run(
-        epoch,
-        process.pid,
-        hostname(),
-        startedAt,
-        mode,
-      );
-      if (snapshot === undefined || mode !== 'resume') {
-        db.prepare("INSERT OR REPLACE INTO state (id, fingerprint, output_length, watermark, in_flight) VALUES (1, ?, 0, 0, '[]')").run(
-          storedFingerprint(fingerprint),
-        );
-      } else {
-        // The last run died (it never closed): what it had in flight may have killed it. Counted
-        // once: the keys in flight are cleared, so a run that dies before its first commit counts no
-        // crash against tasks it never ran.
-        if (snapshot.run.ended_at === null) dead = countCrashes(db, snapshot.state.in_flight);
-        db.prepare("UPDATE state SET fingerprint = ?, in_flight = '[]' WHERE id = 1").run(storedFingerprint(fingerprint));
-      }
-      return epoch;
-    });
-    this.epoch = begin.immediate();
+    const { epoch, dead, state } = beginRun(db, mode, snapshot, fingerprint, startedAt);
+    this.epoch = epoch;
+    this.generation = state?.generation ?? 0;
+    this.#phase = state?.retry_phase ?? undefined;
     this.deadAtOpen = dead;
     this.fingerprint = fingerprint;
     this.#holder = { pid: process.pid, host: hostname(), startedAt, epoch: this.epoch };
-    const resumed = mode === 'resume' && snapshot !== undefined;
-    this.outputLength = resumed ? snapshot.state.output_length : 0;
-    this.#committedLength = this.outputLength;
-    this.#window = new SettledWindow(resumed ? snapshot.state.watermark : 0);
-    this.#lookup = db.prepare<[string], number | null>('SELECT position FROM tasks WHERE key = ?').pluck();
+    this.#committedLength = state?.output_length ?? 0;
+    // A retry runs tasks below the watermark: its window stays as the finished run left it, unused.
+    this.#window = new SettledWindow(state?.watermark ?? 0);
+    this.#lookup = db.prepare<[string], Pick<TaskRow, 'position' | 'state' | 'generation'>>(
+      'SELECT position, state, generation FROM tasks WHERE key = ?',
+    );
     this.#write = this.#writer();
+  }
+
+  get outputLength(): number {
+    return this.#committedLength;
+  }
+
+  get retryPhase(): RetryPhase | undefined {
+    return this.#phase;
   }
 
   isSettled(position: number, key: string): boolean {
     const window = this.#window;
-    if (position < window.watermark || window.has(position)) return true;
+    const retrying = this.#phase !== undefined;
+    if (!retrying && (position < window.watermark || window.has(position))) return true;
     this.#usable();
     const found = this.#lookup.get(key);
-    if (found === undefined) return false;
+    if (found === undefined || this.#unretried(found)) return false;
     // Settled in an earlier run, above its watermark: the window learns it, so the watermark moves on.
-    if (found === null) this.#positionFixes.push([key, position]);
-    window.add(position);
+    if (found.position === null) this.#positionFixes.push([key, position]);
+    if (!retrying) window.add(position);
     return true;
+  }
+
+  stateOf(key: string): TaskState | undefined {
+    this.#usable();
+    const found = this.#lookup.get(key);
+    return found === undefined || this.#unretried(found) ? undefined : found.state;
+  }
+
+  toRetry(): Iterable<TaskRecord> {
+    this.#usable();
+    return tasksIn(this.#db, 'failed', this.generation);
+  }
+
+  retryCuts(): Iterable<LineCut> {
+    this.#usable();
+    return retryCuts(this.#db, this.generation);
+  }
+
+  copied(length: number): void {
+    this.#usable();
+    if (!Number.isSafeInteger(length) || length < 0) throw new SluiceOptionError('length', 'an integer >= 0 (bytes)', length);
+    this.#inPhase('copy', "record the retry's copy");
+    this.#guarded("record the retry's copy", () => {
+      this.#db
+        .transaction(() => {
+          this.#checkEpoch();
+          setPhase(this.#db, 'copy', 'run', length);
+        })
+        .immediate();
+    });
+    this.#committedLength = length;
+    this.#phase = 'run';
+  }
+
+  replaced(): void {
+    this.#usable();
+    this.#inPhase('replace', 'end the retry');
+    this.#guarded('end the retry', () => {
+      this.#db
+        .transaction(() => {
+          this.#checkEpoch();
+          setPhase(this.#db, 'replace', null);
+          this.#db.prepare('UPDATE runs SET finished = 1 WHERE epoch = ?').run(this.epoch);
+        })
+        .immediate();
+    });
+    this.#phase = undefined;
+    this.#finished = true;
+  }
+
+  /** A task that failed in an earlier generation, which this run (a retry) has still to run. */
+  #unretried(found: Pick<TaskRow, 'state' | 'generation'>): boolean {
+    return found.state === 'failed' && found.generation < this.generation;
+  }
+
+  #inPhase(phase: RetryPhase, doing: string): void {
+    if (this.#phase === phase) return;
+    throw new SluiceStateError(
+      ErrorCodes.CLOSED,
+      `Cannot ${doing} in ${this.dir}: ${this.#phase === undefined ? 'this run makes no retry' : `the retry is in phase '${this.#phase}', not '${phase}'`}`,
+    );
   }
 
   failed(): Iterable<TaskRecord> {
@@ -211,7 +227,7 @@ class SqliteJournal implements Journal {
 
   suspects(): Iterable<Suspect> {
     this.#usable();
-    return suspectsIn(this.#db);
+    return suspectsIn(this.#db, this.generation);
   }
 
   commit(batch: readonly TaskRecord[], outputLength: number, inFlight: readonly string[]): void {
@@ -224,22 +240,38 @@ class SqliteJournal implements Journal {
     if (!Array.isArray(inFlight) || !inFlight.every((k) => typeof k === 'string')) {
       throw new SluiceOptionError('inFlight', 'an array of task keys (strings)', inFlight);
     }
+    if (this.#phase !== undefined) this.#inPhase('run', 'commit');
     this.#guarded('commit', () => this.#write(batch, outputLength, JSON.stringify(inFlight)));
     this.#committedLength = outputLength;
   }
 
+  /** For a retry: its run is over, phase `'replace'`; the run finishes at `replaced()`. */
   finish(): void {
     this.#usable();
+    const retrying = this.#phase !== undefined;
+    if (retrying) this.#inPhase('run', 'finish the retry');
+    const left = retrying ? (retryStatus(this.#db, this.#phase, this.generation)?.left ?? 0) : 0;
+    if (left > 0) {
+      // Their lines were cut from the retry file: ending the retry now would lose their outcomes.
+      throw new SluiceJournalError(
+        ErrorCodes.JOURNAL,
+        this.dir,
+        `The retry in ${this.dir} cannot finish: ${left} failed tasks were not run again (the input did not give them); ` +
+          'the retry stays open: run it again over the same input.',
+      );
+    }
     this.#guarded('finish the run', () => {
       this.#db
         .transaction(() => {
           this.#checkEpoch();
           this.#saveProgress('[]');
-          this.#db.prepare('UPDATE runs SET finished = 1 WHERE epoch = ?').run(this.epoch);
+          if (retrying) setPhase(this.#db, 'run', 'replace');
+          else this.#db.prepare('UPDATE runs SET finished = 1 WHERE epoch = ?').run(this.epoch);
         })
         .immediate();
     });
-    this.#finished = true;
+    if (retrying) this.#phase = 'replace';
+    else this.#finished = true;
   }
 
   status(): JournalStatus {
@@ -252,6 +284,7 @@ class SqliteJournal implements Journal {
       fingerprint: this.fingerprint,
       holder: this.#holder,
       epoch: this.epoch,
+      retry: retryStatus(this.#db, this.#phase ?? null, this.generation),
     };
   }
 
@@ -285,14 +318,19 @@ class SqliteJournal implements Journal {
   /** The commit's transaction: prepared once, as a commit is the hot path. */
   #writer(): (batch: readonly TaskRecord[], outputLength: number, inFlight: string) => void {
     const db = this.#db;
-    const upsert = db.prepare('INSERT OR REPLACE INTO tasks (key, position, state, attempts, cause) VALUES (?, ?, ?, ?, ?)');
+    const upsert = db.prepare(
+      'INSERT OR REPLACE INTO tasks (key, position, state, attempts, cause, generation, line_offset, line_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
     const save = db.prepare('UPDATE state SET output_length = ?, watermark = ?, in_flight = ? WHERE id = 1');
     const window = this.#window;
+    const { generation } = this;
+    const retrying = this.#phase !== undefined;
     const tx = db.transaction((batch: readonly TaskRecord[], outputLength: number, inFlight: string) => {
       this.#checkEpoch();
       for (const r of batch) {
-        upsert.run(r.key, r.position, r.state, r.attempts, r.cause ?? null);
-        window.add(r.position);
+        const line = r.state === 'failed' ? r.line : undefined;
+        upsert.run(r.key, r.position, r.state, r.attempts, r.cause ?? null, generation, line?.offset ?? null, line?.size ?? null);
+        if (!retrying) window.add(r.position);
       }
       this.#fixPositions();
       save.run(outputLength, window.watermark, inFlight);

@@ -50,7 +50,7 @@ export function journalError(dir: string, doing: string, error: unknown): Error 
 /** The refusals of opening a journal in a mode, checked under its lock. */
 export function refuse(
   dir: string,
-  mode: 'new' | 'resume' | 'restart',
+  mode: 'new' | 'resume' | 'restart' | 'retry',
   snapshot: Snapshot | undefined,
   fingerprint: Fingerprint,
   force: boolean,
@@ -65,14 +65,23 @@ export function refuse(
       : 'Continue that run (--resume), or discard it and start over (--restart).';
     throw new SluiceJournalError(ErrorCodes.JOURNAL_EXISTS, dir, `The journal ${dir} holds ${what}. ${todo}`, { finished });
   }
-  if (mode === 'resume' && snapshot === undefined) {
+  if ((mode === 'resume' || mode === 'retry') && snapshot === undefined) {
+    const what = mode === 'resume' ? 'resume' : 'retry the failed tasks of';
     throw new SluiceJournalError(
       ErrorCodes.JOURNAL_MISSING,
       dir,
-      `There is no journal to resume in ${dir}. Start a new run (without --resume).`,
+      `There is no journal to ${what} in ${dir}. Start a new run (without --${mode === 'resume' ? 'resume' : 'retry-failed'}).`,
     );
   }
-  if (mode !== 'resume' || snapshot === undefined) return;
+  if (mode === 'retry' && snapshot !== undefined && snapshot.run.finished !== 1 && snapshot.state.retry_phase === null) {
+    throw new SluiceJournalError(
+      ErrorCodes.JOURNAL_UNFINISHED,
+      dir,
+      `The journal ${dir} holds a run that did not finish (run ${snapshot.run.epoch}, started ${snapshot.run.started_at}): ` +
+        'finish it first (--resume), then retry its failed tasks.',
+    );
+  }
+  if ((mode !== 'resume' && mode !== 'retry') || snapshot === undefined) return;
   const changes = compareFingerprints(snapshot.fingerprint, fingerprint);
   if (changes.length === 0 || force) return;
   throw new SluiceJournalError(
@@ -94,4 +103,12 @@ export function checkRecord(record: unknown, index: number): void {
   if (!STATES.has(r.state as string)) throw new SluiceOptionError(`${name}.state`, "'done', 'failed' or 'dead'", r.state);
   if (!Number.isSafeInteger(r.attempts) || r.attempts! < 0) throw new SluiceOptionError(`${name}.attempts`, 'an integer >= 0', r.attempts);
   if (r.cause !== undefined && typeof r.cause !== 'string') throw new SluiceOptionError(`${name}.cause`, 'a string or undefined', r.cause);
+  const line = r.line as { offset?: unknown; size?: unknown } | null | undefined;
+  if (line === undefined) return;
+  if (typeof line !== 'object' || line === null) throw new SluiceOptionError(`${name}.line`, '{ offset, size } or undefined', line);
+  if (!Number.isSafeInteger(line.offset) || (line.offset as number) < 0) {
+    throw new SluiceOptionError(`${name}.line.offset`, 'an integer >= 0 (bytes)', line.offset);
+  }
+  if (!Number.isSafeInteger(line.size) || (line.size as number) < 1)
+    throw new SluiceOptionError(`${name}.line.size`, 'an integer >= 1 (bytes)', line.size);
 }

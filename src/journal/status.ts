@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { ErrorCodes, SluiceJournalError, SluiceOptionError, messageOf } from '../errors.js';
 import { isLockHeld } from './lock.js';
+import { retryStatus } from './retry.js';
 import { JournalFileError, countStates, holderOf, lockPath, openForReading, readSnapshot } from './store.js';
 import type { JournalStatus } from './types.js';
 
@@ -36,6 +37,7 @@ export function readJournalStatus(dir: string): JournalStatus | undefined {
           // The newest run is the holder: a run registers its epoch right after taking the lock.
           holder: isLockHeld(lockPath(absolute)) ? holderOf(run) : undefined,
           epoch: run.epoch,
+          retry: retryStatus(db, state.retry_phase, state.generation),
         };
       })();
     } finally {

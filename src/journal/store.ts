@@ -4,13 +4,17 @@
  * `lock.db` (the OS-held lock, lock.ts), both 0600; SQLite gives the `-wal` and `-shm` files the
  * mode of their database.
  *
- * Schema (user_version 1):
+ * Schema (user_version 2; a version 1 journal, which had no generations and no line places, is
+ * brought to 2 when a run opens it: `MIGRATE_1_TO_2`):
  * - `runs`: one row per run that took the lock: its epoch (the fence), pid, host, start and end,
  *   and whether it finished. Kept across restarts, so epochs only grow.
- * - `state`: one row: the fingerprint (JSON), the output's committed length, the watermark, and the
- *   keys in flight at the last commit (JSON).
+ * - `state`: one row: the fingerprint (JSON), the output's committed length, the watermark, the
+ *   keys in flight at the last commit (JSON), the output's generation, and the phase of a retry of
+ *   the failed tasks in progress (retry.ts; NULL: none).
  * - `tasks`: one row per settled task, by key: position (NULL: unknown, a task marked dead at open),
- *   state, attempts, cause. A partial index holds the failed and dead ones, by position.
+ *   state, attempts, cause, the generation of the output that holds its line, and for a failed task
+ *   where that line is (byte offset and size, for a retry to cut it). A partial index holds the
+ *   failed and dead ones, by position; another the failed ones' lines, by offset.
  * - `crashes`: per key, how many crashes it was in flight at (3 make it dead). The keys counted and
  *   not settled since are the suspects (journal.ts: `suspects()`).
  */
@@ -18,11 +22,11 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isFingerprint } from './fingerprint.js';
-import type { Fingerprint, LockHolder, Suspect, TaskRecord, TaskState } from './types.js';
+import type { Fingerprint, LockHolder, RetryPhase, Suspect, TaskRecord, TaskState } from './types.js';
 
 export const JOURNAL_FILE = 'journal.db';
 export const LOCK_FILE = 'lock.db';
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 /** `PRAGMA application_id`: 'slcj', so that another program's SQLite file is not taken for a journal. */
 const APPLICATION_ID = 0x736c636a;
 
@@ -48,16 +52,22 @@ const SCHEMA = `
     fingerprint TEXT NOT NULL,
     output_length INTEGER NOT NULL,
     watermark INTEGER NOT NULL,
-    in_flight TEXT NOT NULL
+    in_flight TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
+    retry_phase TEXT
   );
   CREATE TABLE tasks (
     key TEXT PRIMARY KEY,
     position INTEGER,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL,
-    cause TEXT
+    cause TEXT,
+    generation INTEGER NOT NULL DEFAULT 0,
+    line_offset INTEGER,
+    line_size INTEGER
   ) WITHOUT ROWID;
   CREATE INDEX tasks_unsettled ON tasks (state, position) WHERE state <> 'done';
+  CREATE INDEX tasks_lines ON tasks (line_offset) WHERE state = 'failed';
   CREATE TABLE crashes (key TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
@@ -68,8 +78,18 @@ export const RESET_TASKS = `
   ${SCHEMA.slice(SCHEMA.indexOf('CREATE TABLE tasks'))}
 `;
 
+/** Version 1 to 2: the output's generation and a retry's phase; each task's generation and its line's place. */
+const MIGRATE_1_TO_2 = `
+  ALTER TABLE state ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE state ADD COLUMN retry_phase TEXT;
+  ALTER TABLE tasks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tasks ADD COLUMN line_offset INTEGER;
+  ALTER TABLE tasks ADD COLUMN line_size INTEGER;
+  CREATE INDEX tasks_lines ON tasks (line_offset) WHERE state = 'failed';
+`;
+
 /** Why a database cannot be a journal, or undefined when it is one (or an empty file, `fresh`). */
-function checkHeader(db: Database.Database): { fresh: boolean; problem?: string } {
+function checkHeader(db: Database.Database): { fresh: boolean; version?: number; problem?: string } {
   const id = db.pragma('application_id', { simple: true }) as number;
   const version = db.pragma('user_version', { simple: true }) as number;
   if (id === 0 && version === 0) {
@@ -78,7 +98,7 @@ function checkHeader(db: Database.Database): { fresh: boolean; problem?: string 
   }
   if (id !== APPLICATION_ID) return { fresh: false, problem: 'it is not a sluice journal (another SQLite database)' };
   if (version > SCHEMA_VERSION) return { fresh: false, problem: `it was written by a newer sluice (schema ${version})` };
-  return { fresh: false };
+  return { fresh: false, version };
 }
 
 /** Opens `journal.db` for a run: WAL mode, the sync level, the schema made when the file is new. */
@@ -95,6 +115,11 @@ export function openForWriting(dir: string, durable: boolean): Database.Database
       db.transaction(() => {
         db.exec(SCHEMA);
         db.pragma(`application_id = ${APPLICATION_ID}`);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    } else if (header.version === 1) {
+      db.transaction(() => {
+        db.exec(MIGRATE_1_TO_2);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
     }
@@ -145,6 +170,9 @@ export interface StateRow {
   readonly output_length: number;
   readonly watermark: number;
   readonly in_flight: string;
+  /** Undefined in a version 1 journal (read by status.ts, which does not migrate). */
+  readonly generation?: number;
+  readonly retry_phase?: RetryPhase | null;
 }
 
 /** What a journal holds besides its tasks: the last run and the state row; undefined when no run ever took it. */
@@ -180,12 +208,13 @@ export function countStates(db: Database.Database): Record<TaskState, number> {
   return { done: all - failed - dead, failed, dead };
 }
 
-interface TaskRow {
+export interface TaskRow {
   readonly key: string;
   readonly position: number | null;
   readonly state: TaskState;
   readonly attempts: number;
   readonly cause: string | null;
+  readonly generation: number;
 }
 
 function toRecord(row: TaskRow): TaskRecord {
@@ -196,23 +225,30 @@ function toRecord(row: TaskRow): TaskRecord {
 /**
  * The tasks in one state (failed or dead), by position, a page at a time: the connection is free
  * between pages, so a run may commit while it iterates (a retried task that fails again keeps its
- * position, which the iteration has passed: it is not met twice).
+ * position, which the iteration has passed: it is not met twice). `below`: only the tasks of an
+ * output generation below it (the failed tasks a retry has still to run).
  */
-export function* tasksIn(db: Database.Database, state: 'failed' | 'dead', pageSize = 512): Generator<TaskRecord> {
-  const first = db.prepare('SELECT * FROM tasks WHERE state = ? ORDER BY position, key LIMIT ?');
+export function* tasksIn(
+  db: Database.Database,
+  state: 'failed' | 'dead',
+  below = Number.MAX_SAFE_INTEGER,
+  pageSize = 512,
+): Generator<TaskRecord> {
+  const where = 'state = ? AND generation < ?';
+  const first = db.prepare(`SELECT * FROM tasks WHERE ${where} ORDER BY position, key LIMIT ?`);
   const next = db.prepare(
-    'SELECT * FROM tasks WHERE state = ? AND (position > ? OR (position = ? AND key > ?)) ORDER BY position, key LIMIT ?',
+    `SELECT * FROM tasks WHERE ${where} AND (position > ? OR (position = ? AND key > ?)) ORDER BY position, key LIMIT ?`,
   );
-  const nulls = db.prepare('SELECT * FROM tasks WHERE state = ? AND position IS NULL AND key > ? ORDER BY key LIMIT ?');
+  const nulls = db.prepare(`SELECT * FROM tasks WHERE ${where} AND position IS NULL AND key > ? ORDER BY key LIMIT ?`);
   let last: TaskRow | undefined;
   for (;;) {
     let rows: TaskRow[];
-    if (last === undefined) rows = first.all(state, pageSize) as TaskRow[];
+    if (last === undefined) rows = first.all(state, below, pageSize) as TaskRow[];
     // NULL positions sort first: page through them by key, then on to the known positions.
     else if (last.position === null) {
-      rows = nulls.all(state, last.key, pageSize) as TaskRow[];
-      if (rows.length === 0) rows = next.all(state, -1, -1, '', pageSize) as TaskRow[];
-    } else rows = next.all(state, last.position, last.position, last.key, pageSize) as TaskRow[];
+      rows = nulls.all(state, below, last.key, pageSize) as TaskRow[];
+      if (rows.length === 0) rows = next.all(state, below, -1, -1, '', pageSize) as TaskRow[];
+    } else rows = next.all(state, below, last.position, last.position, last.key, pageSize) as TaskRow[];
     if (rows.length === 0) return;
     for (const row of rows) yield toRecord(row);
     last = rows[rows.length - 1];
@@ -221,14 +257,16 @@ export function* tasksIn(db: Database.Database, state: 'failed' | 'dead', pageSi
 
 /**
  * The suspects: the keys in flight at a crash (1 or 2 of them: 3 make a key dead, and settled) that
- * have not settled since, the most crashes first. Few: the tasks in flight at a few crashes.
+ * have not settled since, the most crashes first. Few: the tasks in flight at a few crashes. During
+ * a retry (output `generation` > 0), a task that failed in an earlier generation is not settled.
  */
-export function suspectsIn(db: Database.Database): Suspect[] {
+export function suspectsIn(db: Database.Database, generation: number): Suspect[] {
   return db
     .prepare(
-      'SELECT key, count AS crashes FROM crashes c WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.key = c.key) ORDER BY count DESC, key',
+      'SELECT key, count AS crashes FROM crashes c WHERE NOT EXISTS ' +
+        "(SELECT 1 FROM tasks t WHERE t.key = c.key AND NOT (t.state = 'failed' AND t.generation < ?)) ORDER BY count DESC, key",
     )
-    .all() as Suspect[];
+    .all(generation) as Suspect[];
 }
 
 /** A key in flight at this many crashes is dead. */
@@ -252,8 +290,10 @@ export function createFiles(dir: string): void {
  * Counts a crash for every key the dead run had in flight at its last commit, and marks dead (a
  * settled state) the keys at their third; returns those. The caller clears the keys in flight in
  * the same transaction: a crash is counted once, even when the next run dies before it commits.
+ * During a retry (output `generation`), a task that failed in an earlier generation and crashed the
+ * retry three times is marked dead too (its failed line was cut from the retry's output).
  */
-export function countCrashes(db: Database.Database, inFlight: string): TaskRecord[] {
+export function countCrashes(db: Database.Database, inFlight: string, generation: number): TaskRecord[] {
   const keys = JSON.parse(inFlight) as unknown;
   if (!Array.isArray(keys) || keys.length === 0) return [];
   const count = db
@@ -262,7 +302,9 @@ export function countCrashes(db: Database.Database, inFlight: string): TaskRecor
     )
     .pluck();
   const bury = db.prepare(
-    "INSERT INTO tasks (key, position, state, attempts, cause) VALUES (?, NULL, 'dead', ?, ?) ON CONFLICT (key) DO NOTHING",
+    "INSERT INTO tasks (key, position, state, attempts, cause, generation) VALUES (?, NULL, 'dead', ?, ?, ?) ON CONFLICT (key) DO UPDATE " +
+      "SET state = 'dead', attempts = excluded.attempts, cause = excluded.cause, generation = excluded.generation, line_offset = NULL, " +
+      "line_size = NULL WHERE tasks.state = 'failed' AND tasks.generation < excluded.generation RETURNING position",
   );
   const dead: TaskRecord[] = [];
   for (const key of keys) {
@@ -270,7 +312,8 @@ export function countCrashes(db: Database.Database, inFlight: string): TaskRecor
     const crashes = count.get(key)!;
     if (crashes < CRASHES_TO_DEAD) continue;
     const cause = `in flight at ${crashes} crashes of the run: not run again`;
-    if (bury.run(key, crashes, cause).changes === 1) dead.push({ key, position: -1, state: 'dead', attempts: crashes, cause });
+    const buried = bury.get(key, crashes, cause, generation) as { position: number | null } | undefined;
+    if (buried !== undefined) dead.push({ key, position: buried.position ?? -1, state: 'dead', attempts: crashes, cause });
   }
   return dead;
 }

@@ -25,6 +25,31 @@ export interface TaskRecord {
   readonly attempts: number;
   /** Why it failed (an error's code and message); undefined when done. */
   readonly cause?: string | undefined;
+  /**
+   * Where its outcome line is in the output the run writes (bytes), kept for a failed task: a
+   * retry of the failed tasks cuts these lines from the output it rewrites. A failed task
+   * committed without it cannot be retried.
+   */
+  readonly line?: { readonly offset: number; readonly size: number } | undefined;
+}
+
+/**
+ * The phase of a retry of the failed tasks (journal.ts, mode `'retry'`). The retry writes a new
+ * output (the retry file) and renames it over the old one at the end:
+ * - `'copy'`: the retry file is being made: the old output without the failed tasks' lines.
+ * - `'run'`: the copy is whole (its length committed); the failed tasks run, their outcome lines
+ *   appended to the retry file as a run appends to its output.
+ * - `'replace'`: every failed task ran; the retry file is to be renamed over the output.
+ */
+export type RetryPhase = 'copy' | 'run' | 'replace';
+
+/** A retry of the failed tasks in progress, as `sluice status` shows it. */
+export interface RetryStatus {
+  readonly phase: RetryPhase;
+  /** The generation of the output the retry writes (the first retry writes 1). */
+  readonly generation: number;
+  /** Failed tasks the retry has still to run. */
+  readonly left: number;
 }
 
 /**
@@ -87,13 +112,15 @@ export interface JournalStatus {
   readonly holder: LockHolder | undefined;
   /** The last run's epoch. */
   readonly epoch: number;
+  /** A retry of the failed tasks in progress (unfinished); undefined when there is none. */
+  readonly retry: RetryStatus | undefined;
 }
 
 /** What a run asks of the ledger of its tasks, and tells it. */
 export interface TaskLedger {
   /** The epoch of this run (a fence: a commit from an older epoch is refused). */
   readonly epoch: number;
-  /** The output's committed length when the ledger was opened: cut the output back to it before writing. */
+  /** The output's committed length: at open, cut the output back to it before writing. */
   readonly outputLength: number;
   /** Whether the task is settled (done, failed or dead): a resume skips it. */
   isSettled(position: number, key: string): boolean;
@@ -109,4 +136,74 @@ export interface TaskLedger {
   status(): JournalStatus;
   /** Releases the lock. Idempotent. */
   close(): void;
+}
+
+/** A failed task's line in the output, which a retry's copy leaves out. */
+export interface LineCut {
+  readonly key: string;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** How to open a journal. */
+export interface OpenJournalOptions {
+  /** What the run is about: its input and job. A resume against another is refused (`ERR_SLUICE_JOURNAL_CHANGED`). */
+  readonly fingerprint: Fingerprint;
+  /**
+   * `'new'`: a first run; refused (`ERR_SLUICE_JOURNAL_EXISTS`) when a journal of any run exists.
+   * `'resume'`: continue the journal's last run; refused (`ERR_SLUICE_JOURNAL_MISSING`) when there is none.
+   * `'restart'`: discard what the journal holds (if anything) and start clean.
+   * `'retry'`: run again the failed tasks of a finished run (retry.ts), or go on with a retry in
+   * progress; refused (`ERR_SLUICE_JOURNAL_UNFINISHED`) after a run that did not finish. A
+   * `'resume'` of a journal with a retry in progress goes on with the retry too.
+   */
+  readonly mode: 'new' | 'resume' | 'restart' | 'retry';
+  /** Resume even though the fingerprint changed (the new one is stored). @default false */
+  readonly force?: boolean | undefined;
+  /** A full sync of the journal at every commit (power-loss safety, slower). @default false: synced at checkpoints */
+  readonly durable?: boolean | undefined;
+  /** The clock for the runs' start and end times. @default () => new Date() */
+  readonly now?: (() => Date) | undefined;
+}
+
+/** An open journal: the task ledger of one run, holding the journal's lock until `close()`. */
+export interface Journal extends TaskLedger {
+  /** The journal's folder, absolute. */
+  readonly dir: string;
+  /** This run continues an earlier run's journal (mode `'resume'`). */
+  readonly resumed: boolean;
+  readonly fingerprint: Fingerprint;
+  /** The tasks this open marked dead (in flight at their third crash): for the dead-letter file. */
+  readonly deadAtOpen: readonly TaskRecord[];
+  /** The generation of the output this run writes: 0, and one more for each retry of the failed tasks. */
+  readonly generation: number;
+  /**
+   * The phase of the retry this run makes (mode `'retry'`, or a resume of a retry), or undefined
+   * when it makes none. `'copy'`: write the retry file (the output without `retryCuts()`), then
+   * `copied(length)`; `'run'`: run `toRetry()`, committing as any run does (the retry file is the
+   * output now); `'replace'`, after `finish()`: rename the retry file over the output, then
+   * `replaced()`.
+   */
+  readonly retryPhase: RetryPhase | undefined;
+  /**
+   * A task's state as this run sees it; undefined when the run has it still to run (not on record,
+   * or failed in an earlier generation and not retried yet).
+   */
+  stateOf(key: string): TaskState | undefined;
+  /** The failed tasks a retry has still to run, by position. Empty when the run is no retry. */
+  toRetry(): Iterable<TaskRecord>;
+  /** The lines a retry's copy leaves out (the failed tasks of earlier generations), by offset. */
+  retryCuts(): Iterable<LineCut>;
+  /** The retry file is whole, `length` bytes: the retry's run begins (phase `'run'`), its output the retry file. */
+  copied(length: number): void;
+  /** The retry file has replaced the output: the retry is over, and the run finished. */
+  replaced(): void;
+  /** The dead tasks, by position (those of unknown position first). */
+  dead(): Iterable<TaskRecord>;
+  /**
+   * The suspects of the crashes so far (types.ts: `Suspect`): keys in flight at 1 or 2 crashes and
+   * not settled, the most crashes first. Give each a turn alone, committed as in flight before it
+   * starts (`commit([], length, [key])`), so that a crash counts against that key only.
+   */
+  suspects(): Iterable<Suspect>;
 }

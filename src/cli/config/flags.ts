@@ -65,7 +65,9 @@ export type FlagName = keyof typeof RUN_FLAGS;
 export const JOURNAL_FLAGS = Object.freeze({
   resume: 'continue the journaled run of --output where it stopped (the settled tasks are skipped)',
   restart: "discard --output's journal and the output itself, and start over",
-  force: 'with --resume: go on although the input file or the job changed since the journal began',
+  'retry-failed':
+    "after a finished run: run again only --output's failed tasks, replacing their lines (written to a new file, renamed over it at the end)",
+  force: 'with --resume or --retry-failed: go on although the input file or the job changed since the journal began',
 } as const);
 
 export type JournalFlag = keyof typeof JOURNAL_FLAGS;
@@ -82,7 +84,7 @@ export type FlagValues = {
 export interface ParsedRunArgs {
   readonly positionals: string[];
   readonly flags: FlagValues;
-  /** `--resume`, `--restart`, `--force`: true when given. */
+  /** `--resume`, `--restart`, `--retry-failed`, `--force`: true when given. */
   readonly journal: Readonly<Record<JournalFlag, boolean>>;
   readonly help: boolean;
 }
@@ -107,7 +109,7 @@ export function parseRunArgs(argv: readonly string[]): ParsedRunArgs {
     const value = parsed.values[name];
     if (value !== undefined) flags[name] = value;
   }
-  const journal = { resume: false, restart: false, force: false };
+  const journal = { resume: false, restart: false, 'retry-failed': false, force: false };
   for (const name of Object.keys(JOURNAL_FLAGS) as JournalFlag[]) journal[name] = parsed.values[name] === true;
   return { positionals: parsed.positionals, flags: flags as FlagValues, journal, help: parsed.values.help === true };
 }

@@ -5,7 +5,8 @@
  * That order makes the output exactly-once: a crash after the write and before the commit leaves
  * bytes the journal does not account for, and a resume cuts the output back to the committed
  * length (a torn line, or the lines of an uncommitted batch, go) before it runs their tasks again.
- * A `checkpoint` commits with no line pending: a task on record as in flight before it starts
+ * Each failed task's line is committed with its place (offset and size), which a retry of the
+ * failed tasks cuts from the output it rewrites (retry-file.ts). A `checkpoint` commits with no line pending: a task on record as in flight before it starts
  * (a suspect of a crash, run alone: see run/tasks.ts).
  *
  * With `durable`, the output is fsynced before each commit (the journal then commits with a full
@@ -17,21 +18,13 @@ import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync
 import { ErrorCodes, SluiceStateError, type TaskLedger, type TaskRecord } from '../../index.js';
 import { SluiceUsageError } from '../errors.js';
 import { messageOf } from '../message.js';
+import { BATCH_DEFAULTS } from './batch.js';
 import type { DeadLetters } from './dead-letter.js';
+import { replaceOutput } from './retry-file.js';
 import type { JournalEntry, OutcomeSink } from './output.js';
 
-export const BATCH_DEFAULTS = Object.freeze({
-  /** Outcomes per batch, at most. */
-  size: 100,
-  /**
-   * Outcomes per batch with `--durable`, at most: each batch waits for two syncs (the output's,
-   * then the journal's full-sync commit), so a batch takes what arrived meanwhile, up to this
-   * (still within `ms`): the syncs, not the tasks, then set the pace.
-   */
-  durableSize: 1000,
-  /** How long an outcome may wait for its batch's write, in ms. */
-  ms: 20,
-});
+// The defaults are shared with the sinks of output.ts (which this module imports types from: they live apart).
+export { BATCH_DEFAULTS };
 
 export interface JournaledOutputOptions {
   readonly path: string;
@@ -47,6 +40,11 @@ export interface JournaledOutputOptions {
   readonly batchMs?: number;
   /** A batch written from the timer failed (the next `write` throws it too). */
   readonly onFailure?: (error: unknown) => void;
+  /**
+   * A retry's output (`path` is the retry file, retry-file.ts): at `finish`, once the journal has
+   * the retry's end, the file is renamed over `target`, then `done()` tells the journal.
+   */
+  readonly replace?: { readonly target: string; readonly done: () => void } | undefined;
 }
 
 export interface JournaledSink extends OutcomeSink {
@@ -72,7 +70,7 @@ export interface JournaledSink extends OutcomeSink {
  * @throws SluiceUsageError naming the path.
  */
 export function openJournaledOutput(options: JournaledOutputOptions): JournaledSink {
-  const { path, ledger, durable, inFlight, deadLetters, onFailure } = options;
+  const { path, ledger, durable, inFlight, deadLetters, onFailure, replace } = options;
   const batchSize = options.batchSize ?? (durable ? BATCH_DEFAULTS.durableSize : BATCH_DEFAULTS.size);
   const batchMs = options.batchMs ?? BATCH_DEFAULTS.ms;
   const fd = options.resume ? openForResume(path, ledger.outputLength) : openNew(path);
@@ -80,6 +78,8 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
   let lines = 0;
   let texts: string[] = [];
   let records: TaskRecord[] = [];
+  /** Failed tasks' lines pending: their places are committed (a retry cuts them). */
+  let failedLines = 0;
   let dead: string[] = [];
   let timer: NodeJS.Timeout | undefined;
   let failure: unknown;
@@ -100,7 +100,8 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
     if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, `The output file ${path} is closed`);
     if (records.length === 0 && !always) return;
     const bytes = Buffer.from(texts.join(''), 'utf8');
-    const batch = records;
+    const batch = failedLines > 0 ? placeLines(texts, records, length) : records;
+    failedLines = 0;
     const deadBatch = dead;
     texts = [];
     records = [];
@@ -126,6 +127,7 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
       if (entry === undefined) throw new SluiceStateError(ErrorCodes.CLOSED, `A line for ${path} came without its task record`);
       texts.push(`${line}\n`);
       records.push(entry.record);
+      if (entry.record.state === 'failed') failedLines++;
       if (entry.deadLetter !== undefined) dead.push(entry.deadLetter);
       lines++;
       if (records.length >= batchSize) flush();
@@ -146,6 +148,10 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
     finish() {
       flush(true);
       ledger.finish();
+      if (replace === undefined) return;
+      if (durable) fsyncSync(fd);
+      replaceOutput(path, replace.target, durable);
+      replace.done();
     },
     close() {
       if (closed) return Promise.resolve();
@@ -179,6 +185,17 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
       return length;
     },
   };
+}
+
+/** The batch's records, each failed one with its line's place in the output (a batch starts at `start`). */
+function placeLines(texts: readonly string[], records: readonly TaskRecord[], start: number): TaskRecord[] {
+  let offset = start;
+  return records.map((record, i) => {
+    const size = Buffer.byteLength(texts[i]!, 'utf8');
+    const at = offset;
+    offset += size;
+    return record.state === 'failed' ? { ...record, line: { offset: at, size } } : record;
+  });
 }
 
 function openNew(path: string): number {

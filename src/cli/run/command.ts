@@ -31,7 +31,7 @@ import { EXIT } from './exit.js';
 import type { JournalPlan } from './journal-plan.js';
 import { prepareRun } from './prepare.js';
 import { createRejectLog } from './rejects.js';
-import { endJournal, reportRun } from './report.js';
+import { endJournal, reportReplaced, reportRun } from './report.js';
 import { openRunOutput, type RunOutput } from './run-output.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
 import { createStopper, FORCED, type Stopper } from './stop.js';
@@ -177,13 +177,15 @@ async function runJob(c: RunContext): Promise<number> {
   // Every check has passed: only now is the journal opened and the output created, cut or truncated.
   let output: RunOutput;
   try {
-    output = await openRunOutput({
+    const opened = await openRunOutput({
       config,
       plan: c.plan,
       job,
       jobPath: c.jobPath,
       stdout: (line) => io.out(line),
     });
+    if ('replaced' in opened) return reportReplaced(io, config.output!, opened.replaced);
+    output = opened;
   } catch (error) {
     if (error instanceof SluiceError) return usageFailure(io, 'run', error.message);
     throw error;

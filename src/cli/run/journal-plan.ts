@@ -24,7 +24,8 @@ import type { SluiceConfig } from '../config/schema.js';
 import { SluiceUsageError } from '../errors.js';
 import { messageOf } from '../message.js';
 
-export type JournalMode = 'new' | 'resume' | 'restart';
+/** `retry`: a retry of the failed tasks, started now or going on (a `--resume` of one in progress too). */
+export type JournalMode = 'new' | 'resume' | 'restart' | 'retry';
 
 export interface JournalPlan {
   /** The output file. */
@@ -34,11 +35,14 @@ export interface JournalPlan {
   readonly mode: JournalMode;
   /** Resume although the input or the job changed. */
   readonly force: boolean;
+  /** There is nothing to do (a retry where no task failed): why. The run ends at once, exit 0. */
+  readonly nothing?: string | undefined;
 }
 
 export interface JournalFlags {
   readonly resume: boolean;
   readonly restart: boolean;
+  readonly 'retry-failed': boolean;
   readonly force: boolean;
 }
 
@@ -52,15 +56,16 @@ export function journalDirOf(output: string): string {
  * @throws SluiceUsageError when the run must not go on: what is there, and what to run instead.
  */
 export function planJournal(output: string | undefined, flags: JournalFlags): JournalPlan | undefined {
-  if (flags.resume && flags.restart) throw new SluiceUsageError('--resume and --restart exclude each other: choose one');
-  if (flags.force && !flags.resume)
-    throw new SluiceUsageError('--force goes with --resume (it resumes a journal whose input or job changed)');
+  const retry = flags['retry-failed'];
+  const given = (['resume', 'restart', 'retry-failed'] as const).filter((name) => flags[name]);
+  if (given.length > 1) throw new SluiceUsageError(`${given.map((name) => `--${name}`).join(' and ')} exclude each other: choose one`);
+  if (flags.force && !flags.resume && !retry) {
+    throw new SluiceUsageError('--force goes with --resume or --retry-failed (it goes on with a journal whose input or job changed)');
+  }
   // stdout, or an output that is no regular file (/dev/null, a pipe): nothing to cut back or resume.
   if (output === undefined || output === '-' || isStream(output)) {
-    if (flags.resume || flags.restart) {
-      throw new SluiceUsageError(
-        `--${flags.resume ? 'resume' : 'restart'} needs --output FILE, a regular file: a run to stdout, a device or a pipe keeps no journal`,
-      );
+    if (given.length > 0) {
+      throw new SluiceUsageError(`--${given[0]} needs --output FILE, a regular file: a run to stdout, a device or a pipe keeps no journal`);
     }
     return undefined;
   }
@@ -76,6 +81,25 @@ export function planJournal(output: string | undefined, flags: JournalFlags): Jo
   if (status !== undefined) {
     if (flags.restart) return plan('restart');
     const counts = countsText(status);
+    if (status.retry !== undefined) {
+      if (flags.resume || retry) return plan('retry');
+      throw new SluiceUsageError(
+        `The output file ${output} has a retry of its failed tasks that did not finish (${status.retry.left} left to run; ` +
+          `journal ${dir}): run with --retry-failed (or --resume) to continue it, or with --restart to discard the run and start over`,
+      );
+    }
+    if (retry) {
+      if (!status.finished) {
+        throw new SluiceUsageError(
+          `The run on ${output} did not finish (${counts}; journal ${dir}): finish it first with --resume, then retry its failed tasks`,
+        );
+      }
+      if (status.failed > 0) return plan('retry');
+      return {
+        ...plan('retry'),
+        nothing: `no task of the run on ${output} failed (${counts}): nothing to retry${status.dead > 0 ? ' (dead tasks are not retried)' : ''}`,
+      };
+    }
     if (status.finished) {
       throw new SluiceUsageError(
         flags.resume
@@ -90,8 +114,10 @@ export function planJournal(output: string | undefined, flags: JournalFlags): Jo
         'run with --resume to continue it, or with --restart to discard it and start over',
     );
   }
-  if (flags.resume)
-    throw new SluiceUsageError(`There is no journal for ${output} (looked for ${dir}): nothing to resume; run without --resume`);
+  if (flags.resume || retry) {
+    const what = flags.resume ? 'resume' : 'retry';
+    throw new SluiceUsageError(`There is no journal for ${output} (looked for ${dir}): nothing to ${what}; run without --${given[0]}`);
+  }
   if (existsSync(output) && !flags.restart) {
     throw new SluiceUsageError(
       `The output file ${output} exists and no journal accounts for it: sluice does not overwrite it; ` +

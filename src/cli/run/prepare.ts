@@ -13,12 +13,13 @@ import { checkOutput } from '../io/output.js';
 import { EXIT } from './exit.js';
 import { planJournal, type JournalPlan } from './journal-plan.js';
 import { usageFailure } from './usage.js';
+import { formatSource, SluiceUsageError } from '../errors.js';
 
 const USAGE_LINE = 'Usage: sluice run JOB [options]   (JOB: a .js or .ts module whose default export is defineJob({...}))';
 const INPUT_NOTE = 'Input files: .jsonl, .ndjson and .json are JSON Lines (one task per line); .csv is CSV with a header row.';
 const JOURNAL_NOTE =
   'With --output FILE the run is journaled in FILE.sluice/ (resumable after a crash, one run at a time; ' +
-  'failed tasks also go to FILE.sluice/dead-letter.jsonl): see `sluice status --help`.';
+  'failed tasks also go to FILE.sluice/dead-letter.jsonl; --retry-failed runs them again): see `sluice status --help`.';
 
 export interface PreparedRun {
   readonly resolved: ResolvedConfig;
@@ -48,6 +49,17 @@ export async function prepareRun(argv: readonly string[], io: CliIo): Promise<Pr
     const countable = input !== undefined && (await probeInput(input, inputFormat)).regular;
     checkOutput(output, input);
     const plan = planJournal(output, parsed.journal);
+    if (plan?.mode === 'retry' && resolved.config.limit !== undefined) {
+      const source = resolved.sources.limit;
+      throw new SluiceUsageError(
+        `limit ${resolved.config.limit}${source === undefined ? '' : ` (from ${formatSource(source)})`} does not go with a retry of ` +
+          'the failed tasks: a retry runs every task that failed; run it without a limit',
+      );
+    }
+    if (plan?.nothing !== undefined) {
+      io.err(`sluice run: ${plan.nothing}`);
+      return EXIT.ok;
+    }
     return { resolved, jobFile: parsed.positionals[0]!, countable, plan };
   } catch (error) {
     if (error instanceof SluiceError) return usageFailure(io, 'run', error.message, USAGE_LINE);

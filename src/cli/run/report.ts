@@ -3,7 +3,7 @@
  * journal told the run finished, when the whole input went through), then what the user sees:
  * the errors, the summary, and the exit code.
  */
-import { SluiceAbortError, type ExecutorStats } from '../../index.js';
+import { SluiceAbortError, type ExecutorStats, type JournalStatus } from '../../index.js';
 import type { SluiceConfig } from '../config/schema.js';
 import type { CliIo } from '../io.js';
 import type { JournaledSink } from '../io/journaled-output.js';
@@ -31,6 +31,15 @@ export function endJournal(sink: JournaledSink | undefined, result: Executed): u
     return result.error ?? error;
   }
   return result.error;
+}
+
+/** A retry whose run had ended before it was killed: its output was put in place, and there was nothing to run. */
+export function reportReplaced(io: CliIo, output: string, status: JournalStatus): number {
+  io.err(
+    `sluice run: the retry of the failed tasks of ${output} had run them all; its output is in place now ` +
+      `(${status.done} done, ${status.failed} failed${status.dead > 0 ? `, ${status.dead} dead` : ''})`,
+  );
+  return status.failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
 export interface RunReport {
@@ -81,7 +90,8 @@ export function reportRun(r: RunReport): number {
           ? {
               journal: {
                 dir: journal.plan.dir,
-                resumed: journal.plan.mode === 'resume',
+                resumed: journal.plan.mode === 'resume' && !journal.retry,
+                retry: journal.retry,
                 skipped: journal.skipped,
                 deadLetter: journal.deadLetters.path,
                 deadLetters: journal.deadLetters.count,

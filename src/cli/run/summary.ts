@@ -38,6 +38,8 @@ export interface RunSummary {
 export interface RunJournalSummary {
   readonly dir: string;
   readonly resumed: boolean;
+  /** The run retried the failed tasks of a finished run (its other records are the skipped ones). */
+  readonly retry: boolean;
   /** Input records passed over as settled by an earlier run. */
   readonly skipped: number;
   readonly deadLetter: string;
@@ -80,6 +82,7 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
           ? {
               journal: s.journal.dir,
               resumed: s.journal.resumed,
+              retry: s.journal.retry,
               skipped: s.journal.skipped,
               deadLetter: s.journal.deadLetter,
               deadLetters: s.journal.deadLetters,
@@ -107,7 +110,12 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
   }
   const j = s.journal;
   if (j !== undefined) {
-    const resumed = j.resumed ? `resumed: ${j.skipped} input record${j.skipped === 1 ? '' : 's'} settled before were skipped; ` : '';
+    const records = `${j.skipped} input record${j.skipped === 1 ? '' : 's'}`;
+    const resumed = j.retry
+      ? `retried the failed tasks: ${records} not to retry were skipped; `
+      : j.resumed
+        ? `resumed: ${records} settled before were skipped; `
+        : '';
     const dead = j.deadLetters > 0 ? `; ${j.deadLetters} failed task${j.deadLetters === 1 ? '' : 's'} in ${j.deadLetter}` : '';
     lines.push(`sluice: ${resumed}journal ${j.dir}${dead}`);
   }

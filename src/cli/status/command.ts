@@ -21,7 +21,8 @@ const HELP = [
   '',
   "What the journal of a run's output holds: tasks done, failed and dead (in flight at 3 crashes), pending",
   '(when the input file is there and unchanged), the watermark (every task below it is settled), the',
-  'fingerprint (input file, job, config hash), and whether a run holds the lock (pid, host, start time).',
+  'fingerprint (input file, job, config hash), whether a run holds the lock (pid, host, start time), and',
+  'a retry of the failed tasks in progress (sluice run ... --retry-failed).',
   '',
   '  --output FILE  the output file of the run (its journal is FILE.sluice)',
   '  --json         one JSON object instead of lines',
@@ -63,7 +64,7 @@ export async function statusCommand(argv: readonly string[], io: CliIo): Promise
   }
   const pending = await pendingOf(status);
   if (values.json === true) {
-    io.out(JSON.stringify({ journal: dir, ...status, pending: pending ?? null }));
+    io.out(JSON.stringify({ journal: dir, ...status, retry: status.retry ?? null, pending: pending ?? null }));
     return 0;
   }
   for (const line of statusLines(dir, status, pending)) io.out(line);
@@ -73,7 +74,15 @@ export async function statusCommand(argv: readonly string[], io: CliIo): Promise
 /** The lines `sluice status` prints. */
 export function statusLines(dir: string, s: JournalStatus, pending: number | undefined): string[] {
   const { input, job } = s.fingerprint;
-  const state = s.holder !== undefined ? 'running' : s.finished ? 'finished' : 'not finished (sluice run ... --resume continues it)';
+  const state =
+    s.retry !== undefined
+      ? `retrying the failed tasks (${s.holder !== undefined ? 'running' : 'sluice run ... --retry-failed continues it'}; ` +
+        `phase ${s.retry.phase}, ${s.retry.left} left, output generation ${s.retry.generation})`
+      : s.holder !== undefined
+        ? 'running'
+        : s.finished
+          ? 'finished'
+          : 'not finished (sluice run ... --resume continues it)';
   const lock =
     s.holder === undefined
       ? 'free'
@@ -96,6 +105,7 @@ export function statusLines(dir: string, s: JournalStatus, pending: number | und
 /** Records of the input file not settled yet, when the file is there as the journal knows it; else undefined. */
 async function pendingOf(s: JournalStatus): Promise<number | undefined> {
   const input = s.fingerprint.input;
+  if (s.retry !== undefined) return s.retry.left;
   if (s.finished) return 0;
   if (input === undefined) return undefined;
   try {
