@@ -73,7 +73,8 @@ function usageError(fn: () => unknown): SluiceUsageError {
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
+  // One io.out call may carry several lines (a batch of outcomes): one entry per line, as printed.
+  return { out, err, io: { out: (l: string) => out.push(...l.split('\n')), err: (l: string) => err.push(l) } };
 }
 
 const IO_EXPECTED =

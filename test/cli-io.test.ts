@@ -426,19 +426,19 @@ describe('probeInput: an input file is checked before the run', () => {
 });
 
 describe('openOutput', () => {
-  it('writes through stdout for - and for no path', async () => {
+  it('writes through stdout for - and for no path, the pending lines in one call at close', async () => {
     for (const path of ['-', undefined]) {
       const out: string[] = [];
-      const sink = openOutput(path, (line) => out.push(line));
+      const sink = openOutput(path, (lines) => out.push(lines));
       sink.write('a');
       sink.write('b');
-      expect(out).toEqual(['a', 'b']);
-      expect(sink.lines).toBe(2);
       await sink.close();
+      expect(out).toEqual(['a\nb']);
+      expect(sink.lines).toBe(2);
     }
   });
 
-  it('puts each line in the file as soon as write returns, and closes once', async () => {
+  it('puts the lines in the file a batch at a time (here at flush), and closes once', async () => {
     const path = join(dir, 'out.jsonl');
     await writeFile(path, 'old content that must go\n');
     const sink = openOutput(path, () => {
@@ -446,8 +446,10 @@ describe('openOutput', () => {
     });
     expect(readFileSync(path, 'utf8')).toBe('');
     sink.write('{"n":1}');
+    sink.flush();
     expect(readFileSync(path, 'utf8')).toBe('{"n":1}\n');
     sink.write('{"n":2,"s":"é"}');
+    sink.flush();
     expect(readFileSync(path, 'utf8')).toBe('{"n":1}\n{"n":2,"s":"é"}\n');
     expect(sink.lines).toBe(2);
     await sink.close();

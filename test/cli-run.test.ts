@@ -41,7 +41,8 @@ async function listening(): Promise<Server> {
 function capture(env: Record<string, string> = {}): { out: string[]; err: string[]; io: CliIo } {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, io: { out: (l) => out.push(l), err: (l) => err.push(l), env, cwd: dir } };
+  // One io.out call may carry several lines (a batch of outcomes): one entry per line, as printed.
+  return { out, err, io: { out: (l) => out.push(...l.split('\n')), err: (l) => err.push(l), env, cwd: dir } };
 }
 
 type Line = Record<string, unknown> & { ok: boolean; index?: number; line?: number; value?: { n: number }; stage?: string };

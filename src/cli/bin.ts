@@ -6,6 +6,7 @@
  * or pool a job opened and did not close): the code is set, then an unref'd timer exits after a
  * short grace, which lets the output flush and lets a process with nothing left end on its own.
  */
+import { flushOutputs } from './io/output.js';
 import { main } from './main.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -22,6 +23,8 @@ let signals = 0;
 // promise that nothing will ever settle), with code 13 and no word: say what happened.
 let settled = false;
 process.on('exit', () => {
+  // A job's process.exit: the lines of the outcomes seen so far still go out.
+  flushOutputs();
   if (!settled) {
     process.stderr.write(
       'sluice: the process is ending while the command still waits on the job: it awaits a promise that nothing left ' +
@@ -30,10 +33,33 @@ process.on('exit', () => {
   }
 });
 
-let code: number;
+/** The exit code: `main`'s, or 1 when its output could not be written. */
+let code = 0;
+// A write to stdout that fails (EPIPE: the reader went away; ENOSPC) marks the stream errored and
+// emits 'error' later: handled here (not a crash), it makes `out` throw, which ends the run with the
+// error; one found after the command ended still makes the exit code 1.
+let stdoutFailure: Error | undefined;
+process.stdout.on('error', (error) => {
+  if (stdoutFailure !== undefined) return;
+  stdoutFailure = error;
+  if (settled) {
+    // After the command ended (its last batch): it cannot report this any more.
+    process.stderr.write(`sluice: cannot write to standard output: ${error.message}\n`);
+    if (code === 0) code = 1;
+    process.exitCode = code;
+  }
+});
+
 try {
   code = await main(process.argv.slice(2), {
-    out: (line) => writeStdout(`${line}\n`),
+    // One line or several (a batch of outcome lines joined by newlines): one write call.
+    out(lines) {
+      const failed = stdoutFailure ?? process.stdout.errored;
+      if (failed) throw failed;
+      writeStdout(`${lines}\n`);
+      // A failure the call ran into (EPIPE at once, ENOSPC on a file) fails these lines; its event comes later.
+      if (process.stdout.errored) throw process.stdout.errored;
+    },
     err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
     cwd: process.cwd(),
@@ -44,6 +70,7 @@ try {
         if (signals >= SIGNALS_BEFORE_EXIT) {
           process.stderr.write(`sluice: ${signal} a third time: exiting now\n`);
           settled = true;
+          flushOutputs();
           process.exit(130);
         }
         listener(signal);
@@ -77,5 +104,9 @@ try {
   code = 1;
 }
 settled = true;
+if (stdoutFailure !== undefined && code === 0) {
+  process.stderr.write(`sluice: cannot write to standard output: ${stdoutFailure.message}\n`);
+  code = 1;
+}
 process.exitCode = code;
 setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();

@@ -1,8 +1,12 @@
 /** What the CLI's commands get from the process, so they run in-process in tests. */
 
 export interface CliIo {
-  /** One line to standard output. */
-  out(line: string): void;
+  /**
+   * Text to standard output, ended with a newline here: one line, or several joined by `\n` (the
+   * outcome lines of `sluice run` come a batch per call). A throw (the output cannot be written)
+   * ends the run that wrote it.
+   */
+  out(lines: string): void;
   /** One line to standard error. */
   err(line: string): void;
   /** The environment (for SLUICE_* variables). @default process.env */

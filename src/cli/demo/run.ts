@@ -87,6 +87,13 @@ export async function runDemo(options: DemoOptions = {}, io: Partial<Pick<CliIo,
       },
     });
     stopper.ended();
+    // The last batch of lines before anything closes: a write that fails then ends the demo with it.
+    let unwritten: unknown;
+    try {
+      sink.flush();
+    } catch (e) {
+      unwritten = e;
+    }
     await shutdown.close({ stuck: result.stuck });
     const wallMs = performance.now() - started;
 
@@ -94,7 +101,7 @@ export async function runDemo(options: DemoOptions = {}, io: Partial<Pick<CliIo,
     const stages = stats.stages.slice(0, -1);
     const buffers = stats.buffers.slice(0, -1); // the last one is the output buffer
     const service = resources!.server.counters();
-    const error = result.error instanceof SluiceAbortError ? undefined : result.error;
+    const error = result.error instanceof SluiceAbortError ? unwritten : (result.error ?? unwritten);
     const summary: DemoSummary = {
       options: o,
       tasks: o.tasks,

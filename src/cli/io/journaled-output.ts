@@ -6,8 +6,9 @@
  * bytes the journal does not account for, and a resume cuts the output back to the committed
  * length (a torn line, or the lines of an uncommitted batch, go) before it runs their tasks again.
  * Each failed task's line is committed with its place (offset and size), which a retry of the
- * failed tasks cuts from the output it rewrites (retry-file.ts). A `checkpoint` commits with no line pending: a task on record as in flight before it starts
- * (a suspect of a crash, run alone: see run/tasks.ts).
+ * failed tasks cuts from the output it rewrites (retry-file.ts). A `checkpoint` commits with no
+ * line pending: a task on record as in flight before it starts (a suspect of a crash, run alone:
+ * see run/tasks.ts).
  *
  * With `durable`, the output is fsynced before each commit (the journal then commits with a full
  * sync). A failed write or commit (a full disk: EFBIG, ENOSPC) breaks the sink: every later write

@@ -31,7 +31,7 @@ import { EXIT } from './exit.js';
 import type { JournalPlan } from './journal-plan.js';
 import { prepareRun } from './prepare.js';
 import { createRejectLog } from './rejects.js';
-import { endJournal, reportReplaced, reportRun } from './report.js';
+import { endOutput, reportReplaced, reportRun } from './report.js';
 import { openRunOutput, type RunOutput } from './run-output.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
 import { createStopper, FORCED, type Stopper } from './stop.js';
@@ -234,7 +234,7 @@ async function runJob(c: RunContext): Promise<number> {
   const elapsedMs = performance.now() - started;
   stopper.ended();
   // Write and commit what is pending before anything closes; `finish` only when the whole input went through.
-  const ended = endJournal(journal?.sink, result);
+  const ended = endOutput(sink, journal?.sink, result);
   await shutdown.close({ stuck: result.stuck });
   return reportRun({
     io,

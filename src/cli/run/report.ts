@@ -18,12 +18,25 @@ import type { Stopper } from './stop.js';
 import { formatSummary, interruptedTasks } from './summary.js';
 
 /**
- * Writes and commits the pending lines of a journaled output, with no key in flight (a task that
- * was interrupted is no crash); when the whole input went through, tells the journal the run
- * finished. @returns what ended the run early: the run's own error, or a failed write or commit.
+ * Writes the pending lines of the output before anything closes. A journaled output commits them
+ * with no key in flight (a task that was interrupted is no crash), and when the whole input went
+ * through, tells the journal the run finished. @returns what ended the run early: the run's own
+ * error, or a failed write or commit (so that a last batch that fails is no success).
  */
-export function endJournal(sink: JournaledSink | undefined, result: Executed): unknown {
-  if (sink === undefined || sink.failure !== undefined) return result.error ?? sink?.failure;
+export function endOutput(sink: OutcomeSink, journaled: JournaledSink | undefined, result: Executed): unknown {
+  if (journaled === undefined) {
+    try {
+      sink.flush();
+    } catch (error) {
+      return result.error ?? error;
+    }
+    return result.error;
+  }
+  return endJournal(journaled, result);
+}
+
+function endJournal(sink: JournaledSink, result: Executed): unknown {
+  if (sink.failure !== undefined) return result.error ?? sink.failure;
   try {
     if (result.complete) sink.finish();
     else sink.flush(true);
