@@ -15,6 +15,7 @@ import { isFingerprint } from './fingerprint.js';
 import { isBusy, takeLock } from './lock.js';
 import { checkRecord, journalError, lockedError, refuse } from './refusals.js';
 import { beginRun } from './begin.js';
+import { isPositionKey, loadDoneLog, positionOfKey, prepareCommit } from './commit.js';
 import { retryCuts, retryStatus, setPhase } from './retry.js';
 import { countStates, createFiles, lockPath, openForWriting, readSnapshot, suspectsIn, type TaskRow, tasksIn } from './store.js';
 import type {
@@ -130,7 +131,14 @@ class SqliteJournal implements Journal {
     this.#lookup = db.prepare<[string], Pick<TaskRow, 'position' | 'state' | 'generation'>>(
       'SELECT position, state, generation FROM tasks WHERE key = ?',
     );
-    this.#write = this.#writer();
+    if (state !== undefined) loadDoneLog(db, this.#window);
+    this.#write = prepareCommit(db, {
+      window: this.#window,
+      generation: this.generation,
+      retrying: this.#phase !== undefined,
+      checkEpoch: () => this.#checkEpoch(),
+      fixPositions: () => this.#fixPositions(),
+    });
   }
 
   get outputLength(): number {
@@ -147,7 +155,9 @@ class SqliteJournal implements Journal {
     if (!retrying && (position < window.watermark || window.has(position))) return true;
     this.#usable();
     const found = this.#lookup.get(key);
-    if (found === undefined || this.#unretried(found)) return false;
+    // No row: a retry's window (the finished run's) knows the done tasks kept in no row (commit.ts).
+    if (found === undefined) return retrying && isPositionKey(key, position) && window.has(position);
+    if (this.#unretried(found)) return false;
     // Settled in an earlier run, above its watermark: the window learns it, so the watermark moves on.
     if (found.position === null) this.#positionFixes.push([key, position]);
     if (!retrying) window.add(position);
@@ -157,7 +167,14 @@ class SqliteJournal implements Journal {
   stateOf(key: string): TaskState | undefined {
     this.#usable();
     const found = this.#lookup.get(key);
-    return found === undefined || this.#unretried(found) ? undefined : found.state;
+    if (found === undefined) return this.#loggedDone(key) ? 'done' : undefined;
+    return this.#unretried(found) ? undefined : found.state;
+  }
+
+  /** A done task kept in no row (commit.ts): its key is a position the window holds as settled. */
+  #loggedDone(key: string): boolean {
+    const position = positionOfKey(key);
+    return position !== undefined && this.#window.has(position);
   }
 
   toRetry(): Iterable<TaskRecord> {
@@ -227,7 +244,10 @@ class SqliteJournal implements Journal {
 
   suspects(): Iterable<Suspect> {
     this.#usable();
-    return suspectsIn(this.#db, this.generation);
+    // A key with no row may be a done task kept in no row (commit.ts).
+    return suspectsIn(this.#db, this.generation)
+      .filter((s) => s.row === 1 || !this.#loggedDone(s.key))
+      .map(({ key, crashes }) => ({ key, crashes }));
   }
 
   commit(batch: readonly TaskRecord[], outputLength: number, inFlight: readonly string[]): void {
@@ -313,29 +333,6 @@ class SqliteJournal implements Journal {
       this.#lock.close();
     }
     if (failure !== undefined) throw failure;
-  }
-
-  /** The commit's transaction: prepared once, as a commit is the hot path. */
-  #writer(): (batch: readonly TaskRecord[], outputLength: number, inFlight: string) => void {
-    const db = this.#db;
-    const upsert = db.prepare(
-      'INSERT OR REPLACE INTO tasks (key, position, state, attempts, cause, generation, line_offset, line_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    const save = db.prepare('UPDATE state SET output_length = ?, watermark = ?, in_flight = ? WHERE id = 1');
-    const window = this.#window;
-    const { generation } = this;
-    const retrying = this.#phase !== undefined;
-    const tx = db.transaction((batch: readonly TaskRecord[], outputLength: number, inFlight: string) => {
-      this.#checkEpoch();
-      for (const r of batch) {
-        const line = r.state === 'failed' ? r.line : undefined;
-        upsert.run(r.key, r.position, r.state, r.attempts, r.cause ?? null, generation, line?.offset ?? null, line?.size ?? null);
-        if (!retrying) window.add(r.position);
-      }
-      this.#fixPositions();
-      save.run(outputLength, window.watermark, inFlight);
-    });
-    return tx.immediate;
   }
 
   #saveProgress(inFlight: string): void {

@@ -17,6 +17,8 @@
  *   failed and dead ones, by position; another the failed ones' lines, by offset.
  * - `crashes`: per key, how many crashes it was in flight at (3 make it dead). The keys counted and
  *   not settled since are the suspects (journal.ts: `suspects()`).
+ * - `done_log`: the done tasks whose key is their position and that have no row: each batch's
+ *   positions, dropped once the watermark passes them (commit.ts). `state.done_logged` counts them.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,7 +56,8 @@ const SCHEMA = `
     watermark INTEGER NOT NULL,
     in_flight TEXT NOT NULL,
     generation INTEGER NOT NULL DEFAULT 0,
-    retry_phase TEXT
+    retry_phase TEXT,
+    done_logged INTEGER NOT NULL DEFAULT 0
   );
   CREATE TABLE tasks (
     key TEXT PRIMARY KEY,
@@ -69,12 +72,15 @@ const SCHEMA = `
   CREATE INDEX tasks_unsettled ON tasks (state, position) WHERE state <> 'done';
   CREATE INDEX tasks_lines ON tasks (line_offset) WHERE state = 'failed';
   CREATE TABLE crashes (key TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE done_log (seq INTEGER PRIMARY KEY, last INTEGER NOT NULL, positions TEXT NOT NULL);
+  CREATE INDEX done_log_last ON done_log (last);
 `;
 
 /** The `tasks` table, emptied (a restart): dropped and made again, which is faster than deleting a million rows. */
 export const RESET_TASKS = `
   DROP TABLE tasks;
   DROP TABLE crashes;
+  DROP TABLE done_log;
   ${SCHEMA.slice(SCHEMA.indexOf('CREATE TABLE tasks'))}
 `;
 
@@ -86,6 +92,9 @@ const MIGRATE_1_TO_2 = `
   ALTER TABLE tasks ADD COLUMN line_offset INTEGER;
   ALTER TABLE tasks ADD COLUMN line_size INTEGER;
   CREATE INDEX tasks_lines ON tasks (line_offset) WHERE state = 'failed';
+  ALTER TABLE state ADD COLUMN done_logged INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE done_log (seq INTEGER PRIMARY KEY, last INTEGER NOT NULL, positions TEXT NOT NULL);
+  CREATE INDEX done_log_last ON done_log (last);
 `;
 
 /** Why a database cannot be a journal, or undefined when it is one (or an empty file, `fresh`). */
@@ -200,9 +209,15 @@ export function holderOf(run: RunRow): LockHolder {
   return { pid: run.pid, host: run.host, startedAt: run.started_at, epoch: run.epoch };
 }
 
-/** The counts of settled tasks by state: a scan of the tasks' primary key for `done`, of the small index for the rest. */
+/**
+ * The counts of settled tasks by state: a scan of the tasks' primary key and the done tasks kept
+ * in no row (commit.ts) for `done`, of the small index for the rest.
+ */
 export function countStates(db: Database.Database): Record<TaskState, number> {
-  const all = db.prepare('SELECT count(*) FROM tasks').pluck().get() as number;
+  // `SELECT *`: a version 1 journal (read, not migrated, by status.ts) has no done_logged.
+  const state = db.prepare('SELECT * FROM state WHERE id = 1').get() as { done_logged?: number } | undefined;
+  const logged = state?.done_logged ?? 0;
+  const all = (db.prepare('SELECT count(*) FROM tasks').pluck().get() as number) + logged;
   const failed = db.prepare("SELECT count(*) FROM tasks WHERE state = 'failed'").pluck().get() as number;
   const dead = db.prepare("SELECT count(*) FROM tasks WHERE state = 'dead'").pluck().get() as number;
   return { done: all - failed - dead, failed, dead };
@@ -260,13 +275,13 @@ export function* tasksIn(
  * have not settled since, the most crashes first. Few: the tasks in flight at a few crashes. During
  * a retry (output `generation` > 0), a task that failed in an earlier generation is not settled.
  */
-export function suspectsIn(db: Database.Database, generation: number): Suspect[] {
+export function suspectsIn(db: Database.Database, generation: number): Array<Suspect & { readonly row: 0 | 1 }> {
   return db
     .prepare(
-      'SELECT key, count AS crashes FROM crashes c WHERE NOT EXISTS ' +
+      'SELECT key, count AS crashes, EXISTS (SELECT 1 FROM tasks t WHERE t.key = c.key) AS row FROM crashes c WHERE NOT EXISTS ' +
         "(SELECT 1 FROM tasks t WHERE t.key = c.key AND NOT (t.state = 'failed' AND t.generation < ?)) ORDER BY count DESC, key",
     )
-    .all(generation) as Suspect[];
+    .all(generation) as Array<Suspect & { readonly row: 0 | 1 }>;
 }
 
 /** A key in flight at this many crashes is dead. */

@@ -36,18 +36,22 @@ export class SettledWindow {
     return word < this.#words.length && (this.#words[word]! & (1 << (offset % 32))) !== 0;
   }
 
-  /** Marks a position settled, advancing the watermark over every settled position it reaches. */
-  add(position: number): void {
-    if (position < this.#watermark) return;
+  /**
+   * Marks a position settled, advancing the watermark over every settled position it reaches.
+   * @returns false when the window cannot hold it (past its span): it is not remembered.
+   */
+  add(position: number): boolean {
+    if (position < this.#watermark) return true;
     let offset = position - this.#base;
     if (offset >= this.#words.length * 32) {
       this.#compact();
       offset = position - this.#base;
-      if (offset >= MAX_SPAN) return;
+      if (offset >= MAX_SPAN) return false;
       if (offset >= this.#words.length * 32) this.#grow(Math.floor(offset / 32) + 1);
     }
     this.#words[Math.floor(offset / 32)]! |= 1 << (offset % 32);
     if (position === this.#watermark) this.#advance();
+    return true;
   }
 
   #advance(): void {
