@@ -80,7 +80,7 @@ function bench(args: readonly string[], onStart?: (child: ReturnType<typeof spaw
 
 describe('sluice bench --run-timeout', () => {
   it('stops a run that outlives it (SIGTERM, then SIGKILL), marks it timed out, goes on with the other settings, and exits 1', async () => {
-    // 15 s: room for a good run (svc=2, about a second) on two busy cores; svc=1 never finishes.
+    // 8 s: room for a good run (svc=2, about a second) on two busy cores; svc=1 never finishes.
     const { code, stdout, stderr } = await bench([
       '--io',
       'svc=1,2',
@@ -89,7 +89,7 @@ describe('sluice bench --run-timeout', () => {
       '--repeat',
       '2',
       '--run-timeout',
-      '15',
+      '8',
       '--json',
       'bench.json',
     ]);
@@ -103,7 +103,7 @@ describe('sluice bench --run-timeout', () => {
     expect(rows.find((l) => l.includes('svc=1'))).toMatch(/^ +svc=1 .* timed out$/);
     expect(rows.find((l) => l.includes(' svc=2 '))).toMatch(/^\* +svc=2 /);
     expect(stdout).toContain(`Best: svc=2 (sluice run ${job} --limit 3 --io svc=2)`);
-    expect(stderr).toMatch(/svc=1 \(run 1\/2\): timed out after 15 s \(SIGTERM, then SIGKILL/);
+    expect(stderr).toMatch(/svc=1 \(run 1\/2\): timed out after 8 s \(SIGTERM, then SIGKILL/);
 
     const report = JSON.parse(await readFile(join(dir, 'bench.json'), 'utf8')) as {
       best: string;

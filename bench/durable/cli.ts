@@ -3,7 +3,8 @@
  * built package (`node <package bin> run JOB ...`, its path from sluice's package.json), with
  * `--log json` so its summary is one JSON line on stderr. A journaled run writes `--output FILE`;
  * a run with journaling off writes `--output -` with its stdout given a file by the harness (the CLI
- * has no way to write a file without a journal). The record holds the summary, the paced job's CPU
+ * has no way to write a file without a journal); a keyed run is a journaled one with
+ * SLUICE_BENCH_KEYED=1 in the job's environment. The record holds the summary, the paced job's CPU
  * line, the harness's spawn-to-`FIRST` and spawn-to-exit times, and the output checked line by line.
  */
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
@@ -23,8 +24,15 @@ export const CLI = cliPath();
 export const NOOP_JOB = fileURLToPath(new URL('./noop-job.mjs', import.meta.url));
 export const PACED_JOB = fileURLToPath(new URL('./paced-job.mjs', import.meta.url));
 
-/** `journaled`: `--output FILE` (the default journal); `durable`: the same with `--durable`; `off`: `--output -` into a file. */
-export type Mode = 'journaled' | 'durable' | 'off';
+/**
+ * `journaled`: `--output FILE` (the default journal); `keyed`: the same, the job giving its own task
+ * keys ($SLUICE_BENCH_KEYED: the no-op job's `key`); `durable`: journaled with `--durable`; `off`:
+ * `--output -` into a file.
+ */
+export type Mode = 'journaled' | 'keyed' | 'durable' | 'off';
+
+/** The key the no-op job gives task `task` in mode `keyed` (noop-job.mjs). */
+export const keyOf = (task: number): string => `doc-${task}`;
 
 export interface CliRun {
   readonly job: string;
@@ -74,7 +82,7 @@ export interface CliResult {
 /** Runs the CLI once; never throws for the child's failure (the result says it). */
 export async function runCli(o: CliRun): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_')));
-  Object.assign(env, o.env, o.mark === true ? { SLUICE_BENCH_MARK: '1' } : {});
+  Object.assign(env, o.env, o.mark === true ? { SLUICE_BENCH_MARK: '1' } : {}, o.mode === 'keyed' ? { SLUICE_BENCH_KEYED: '1' } : {});
   const output = o.mode === 'off' ? '-' : o.output;
   const args = [CLI, 'run', o.job, '--output', output, '--log', 'json', '--log-interval', '600000'];
   if (o.mode === 'durable') args.push('--durable');

@@ -1,7 +1,7 @@
 /**
  * The durable scenario's in-process work with the library's journal (`openJournal`, by package
- * name): building the journal of a run of N settled tasks without running them, and timing the
- * journal's commits alone.
+ * name): building the journal of a run of N settled tasks without running them, timing the
+ * journal's commits alone, and counting the tasks a run's journal holds done under the job's own keys.
  *
  * The built journal is what the CLI would have left after a run of the no-op job killed once it had
  * committed its first N outcomes: the CLI's own fingerprint (read from a journal a real run made, so
@@ -94,6 +94,23 @@ export function commitCost(dir: string, fingerprint: Fingerprint, commits: numbe
     const wallMs = performance.now() - t0;
     const cpuMs = cpuMsOf(process.cpuUsage(cpu0));
     return { commits, batch, inFlight, cpuUsPerCommit: (cpuMs * 1000) / commits, wallUsPerCommit: (wallMs * 1000) / commits };
+  } finally {
+    journal.close();
+  }
+}
+
+/**
+ * How many of the keys `keyOf(0)`..`keyOf(n - 1)` the journal in `journalDir` (a finished run's)
+ * holds as done. It opens the journal as a resume would (its own fingerprint), so run it only on a
+ * journal that is discarded after. A journal of a job giving its own keys should hold all n (a row
+ * each); one of position keys none (its done tasks are kept in no row).
+ */
+export function doneKeys(journalDir: string, n: number, keyOf: (task: number) => string): number {
+  const journal = openJournal(journalDir, { fingerprint: fingerprintOf(journalDir), mode: 'resume' });
+  try {
+    let done = 0;
+    for (let i = 0; i < n; i++) if (journal.stateOf(keyOf(i)) === 'done') done++;
+    return done;
   } finally {
     journal.close();
   }

@@ -1,7 +1,7 @@
 /**
  * The durable scenario's tables and checks, from its run records. Figures are medians over rounds;
- * the journaled/off ratio and the CPU difference are paired within a round (the two runs back to
- * back), then their median is taken.
+ * the journaled/off and keyed/off ratios and the CPU difference are paired within a round (the runs
+ * back to back), then their median is taken.
  */
 import { fixed, int } from '../harness/format.js';
 import { median } from '../harness/stats.js';
@@ -17,8 +17,17 @@ export interface RunRecord {
   readonly n: number;
   readonly result: CliResult;
   readonly count?: OutputCount;
-  /** A journaled run: what its journal says once it exited. */
-  readonly journal?: { readonly done: number; readonly finished: boolean; readonly outputLength: number };
+  /**
+   * A journaled run: what its journal says once it exited; for a no-op run also `keyedDone`, how
+   * many of its tasks the journal holds done under the job's own key (`doc-i`): all of them in mode
+   * keyed, none with position keys.
+   */
+  readonly journal?: {
+    readonly done: number;
+    readonly finished: boolean;
+    readonly outputLength: number;
+    readonly keyedDone?: number;
+  };
 }
 
 /** A start-up run: a new run of `left` tasks (no journal before), or a resume of a journal of `journalTasks` with `left` more. */
@@ -71,6 +80,13 @@ export interface Figures {
   readonly rate: Record<Mode, number>;
   readonly ratio: number;
   readonly ratios: number[];
+  /** Keyed (the job's own keys, a journal row per done task) over off, paired per round: reported, no target. */
+  readonly keyedRatio: number;
+  readonly keyedRatios: number[];
+  /** Keyed over journaled (position keys), paired per round: what the rows cost. */
+  readonly keyedVsJournaled: number;
+  /** The same as time per task: keyed's minus journaled's (1/tasks per second), µs, paired per round. */
+  readonly keyedUsPerTask: number;
   readonly paced: { readonly rate: Record<'journaled' | 'off', number>; readonly cpuPct: Record<'journaled' | 'off', number> };
   readonly cpuDiff: number;
   readonly pacedShare: number;
@@ -87,12 +103,17 @@ export function figures(runs: readonly RunRecord[], starts: readonly StartRecord
   const paced = (mode: 'journaled' | 'off', of: (r: RunRecord) => number): number =>
     med(runs.filter((r) => r.job === 'paced' && r.mode === mode && ok(r)).map(of));
   const ratios = paired(runs, 'noop', 'journaled', 'off', (x, y) => x / y, rateOf);
+  const keyedRatios = paired(runs, 'noop', 'keyed', 'off', (x, y) => x / y, rateOf);
   const startOf = (kind: StartRecord['kind'], of: (r: CliResult) => number | undefined): number =>
     med(starts.filter((s) => s.kind === kind && ok(s)).map((s) => of(s.result) ?? Number.NaN));
   return {
-    rate: { journaled: noop('journaled'), off: noop('off'), durable: noop('durable') },
+    rate: { journaled: noop('journaled'), keyed: noop('keyed'), off: noop('off'), durable: noop('durable') },
     ratio: med(ratios),
     ratios,
+    keyedRatio: med(keyedRatios),
+    keyedRatios,
+    keyedVsJournaled: med(paired(runs, 'noop', 'keyed', 'journaled', (x, y) => x / y, rateOf)),
+    keyedUsPerTask: med(paired(runs, 'noop', 'keyed', 'journaled', (x, y) => 1e6 / x - 1e6 / y, rateOf)),
     paced: {
       rate: { journaled: paced('journaled', rateOf), off: paced('off', rateOf) },
       cpuPct: { journaled: paced('journaled', cpuPctOf), off: paced('off', cpuPctOf) },
@@ -110,6 +131,7 @@ export function figures(runs: readonly RunRecord[], starts: readonly StartRecord
 
 const MODE_TEXT: Record<Mode, string> = {
   journaled: 'journaled: `--output FILE` (the default)',
+  keyed: 'keyed: journaled, the job giving its own keys (a row per done task)',
   off: 'off: `--output -`, stdout a file',
   durable: 'journaled with `--durable`',
 };
@@ -146,8 +168,11 @@ export function tables(
     '| run | N | tasks/s (median) | range | ÷ off (paired) | runs ok |',
     '|---|---:|---:|---:|---:|---:|',
     noopRow('journaled'),
+    noopRow('keyed'),
     noopRow('off'),
     noopRow('durable'),
+    '',
+    `Keyed against journaled (paired): **×${fixed(f.keyedVsJournaled, 2)}**, ${fixed(f.keyedUsPerTask, 1)} µs more per task: the journal's row for each done task under the job's own key, where position keys keep none. A job giving its own keys pays the keyed figure; one that leaves the key to the input position, the journaled one.`,
     '',
     `With \`--durable\` each batch waits for two syncs (the output's fdatasync, then the journal's full-sync commit) and takes the outcomes that arrived meanwhile, up to 1,000 (or 20 ms): its throughput follows the disk's sync latency (shared with everything else on this machine), not the CPU.`,
     '',
@@ -185,6 +210,10 @@ export function checks(f: Figures, runs: readonly RunRecord[], starts: readonly 
       !r.journal.finished ||
       r.journal.outputLength !== r.count?.bytes,
   );
+  const byMode = (rs: readonly RunRecord[]): string =>
+    [...new Set(rs.map((r) => r.mode))].map((m) => `${rs.filter((r) => r.mode === m).length} ${m}`).join(', ');
+  const journaledNoop = journaled.filter((r) => r.job === 'noop');
+  const badKeys = journaledNoop.filter((r) => r.journal?.keyedDone !== (r.mode === 'keyed' ? r.n : 0));
   const off = runs.filter((r) => r.mode === 'off');
   const badOff = off.filter((r) => !once(r.count, r.n));
   const resumes = starts.filter((s) => s.kind === 'resume');
@@ -211,9 +240,22 @@ export function checks(f: Figures, runs: readonly RunRecord[], starts: readonly 
       pass: journaled.length > 0 && badJournaled.length === 0,
       detail:
         badJournaled.length === 0
-          ? `${journaled.length} runs`
+          ? `${journaled.length} runs (${byMode(journaled)})`
           : badJournaled
               .map((r) => `${r.job}/${r.mode} round ${r.round + 1}: ${describe(r.count)} of ${r.n}, journal ${JSON.stringify(r.journal)}`)
+              .join('; '),
+      structural: true,
+    },
+    {
+      claim: "a keyed run's journal holds every task done under the job's own key (a row each); a position-keyed run's holds no such key",
+      pass: journaledNoop.some((r) => r.mode === 'keyed') && badKeys.length === 0,
+      detail:
+        badKeys.length === 0
+          ? `${journaledNoop.length} no-op runs (${byMode(journaledNoop)})`
+          : badKeys
+              .map(
+                (r) => `${r.mode} round ${r.round + 1}: ${r.journal?.keyedDone ?? 'no journal'} of ${r.n} tasks done under their own key`,
+              )
               .join('; '),
       structural: true,
     },
