@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bin, killLeftovers, lines, startBin, until, type Running } from './helpers/bin-child.js';
 
-const job = fileURLToPath(new URL('./fixtures/jobs/durable-job.ts', import.meta.url));
+const job = fileURLToPath(new URL('./fixtures/jobs/durable-job.mjs', import.meta.url));
 const TASKS = 5000;
 const KILLS = 20;
 

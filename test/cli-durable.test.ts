@@ -3,45 +3,25 @@
  * `FILE.sluice/`; a plain re-run, an output no journal accounts for, a second run on the same
  * output and a resume against a changed input are refused (exit 2, the output byte-identical);
  * `--resume`, `--restart` and `--force` do what they say; `sluice status` reports the journal.
- * The job (fixtures/jobs/durable-job.ts) has an io stage and a cpu stage; every wait is for a
+ * The job (fixtures/jobs/durable-job.mjs) has an io stage and a cpu stage; every wait is for a
  * condition of the files (the limits in `until` only stop a hung test).
  */
 import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { killLeftovers, lines, startBin, until, type Running } from './helpers/bin-child.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { lines, type Running, startBin, until } from './helpers/bin-child.js';
+import { durableJob, useDurableRuns } from './helpers/durable-runs.js';
 
-const job = fileURLToPath(new URL('./fixtures/jobs/durable-job.ts', import.meta.url));
-
+const durable = useDurableRuns('sluice-cli-durable-');
+const { writeInput, run, exitOf } = durable;
+const job = durableJob;
 let dir: string;
 let out: string;
 let input: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sluice-cli-durable-'));
-  out = join(dir, 'out.jsonl');
-  input = join(dir, 'in.jsonl');
+beforeEach(() => {
+  ({ dir, out, input } = durable);
 });
-afterEach(async () => {
-  killLeftovers();
-  await rm(dir, { recursive: true, force: true });
-});
-
-function writeInput(n: number): void {
-  writeFileSync(input, Array.from({ length: n }, (_, i) => `${JSON.stringify({ id: `t${i}`, n: i })}\n`).join(''));
-}
-
-function run(args: readonly string[], env: Record<string, string> = {}): Running {
-  return startBin(['run', job, '--input', input, '--output', out, '--log', 'none', ...args], { cwd: dir, env });
-}
-
-async function exitOf(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; err: string }> {
-  const r = run(args, env);
-  const code = await r.exited;
-  return { code, err: r.stderr() };
-}
 
 interface Status {
   done: number;
@@ -133,6 +113,7 @@ describe('sluice run --output FILE journals the run', () => {
 
     writeInput(4000);
     out = join(dir, 'crashed.jsonl');
+    durable.out = out;
     await crashedRun(200);
     const crashed = readFileSync(out);
     const plain = await exitOf([]);

@@ -4,53 +4,33 @@
  * each key once, the other lines byte for byte, the file's mode kept), again and again until none
  * fails; its refusals leave the output as it was; and a retry killed at any moment (kill -9 while it
  * runs, or in its copy and replace phases) goes on with `--retry-failed` or `--resume` and ends with
- * every outcome exactly once. The job: fixtures/jobs/durable-job.ts.
+ * every outcome exactly once. The job: fixtures/jobs/durable-job.mjs.
  */
 import { appendFileSync, chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { copyWithoutLines, retryFileOf } from '../src/cli/io/retry-file.js';
 import { main } from '../src/cli/main.js';
 import { openJournal } from '../src/journal/journal.js';
 import { readJournalStatus } from '../src/journal/status.js';
-import { killLeftovers, lines, type Running, startBin, until } from './helpers/bin-child.js';
+import { lines, startBin, until } from './helpers/bin-child.js';
+import { durableJob, useDurableRuns } from './helpers/durable-runs.js';
 
-const job = fileURLToPath(new URL('./fixtures/jobs/durable-job.ts', import.meta.url));
-
+const durable = useDurableRuns('sluice-cli-retry-');
+const { writeInput, run, exitOf } = durable;
+const job = durableJob;
 let dir: string;
 let out: string;
 let input: string;
 let journal: string;
 let retryFile: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sluice-cli-retry-'));
-  out = join(dir, 'out.jsonl');
-  input = join(dir, 'in.jsonl');
+beforeEach(() => {
+  ({ dir, out, input } = durable);
   journal = `${out}.sluice`;
   retryFile = retryFileOf(journal);
 });
-afterEach(async () => {
-  killLeftovers();
-  await rm(dir, { recursive: true, force: true });
-});
-
-function writeInput(n: number): void {
-  writeFileSync(input, Array.from({ length: n }, (_, i) => `${JSON.stringify({ id: `t${i}`, n: i })}\n`).join(''));
-}
-
-function run(args: readonly string[], env: Record<string, string> = {}): Running {
-  return startBin(['run', job, '--input', input, '--output', out, '--log', 'none', ...args], { cwd: dir, env });
-}
-
-async function exitOf(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; err: string }> {
-  const r = run(args, env);
-  const code = await r.exited;
-  return { code, err: r.stderr() };
-}
 
 interface Line {
   ok: boolean;

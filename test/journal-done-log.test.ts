@@ -5,41 +5,20 @@
  * watermark passes it, and every other record (job keys, failures, a failure done at last, a
  * position past the window's span) keeps its row.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openJournal } from '../src/journal/journal.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { readJournalStatus } from '../src/journal/status.js';
-import type { Fingerprint, Journal, OpenJournalOptions, TaskRecord } from '../src/journal/types.js';
-
-let root: string;
-let dir: string;
-const open: Journal[] = [];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sluice-journal-done-log-'));
-  dir = join(root, 'out.jsonl.sluice');
-});
-
-afterEach(async () => {
-  for (const j of open.splice(0)) j.close();
-  await rm(root, { recursive: true, force: true });
-});
+import type { Fingerprint, TaskRecord } from '../src/journal/types.js';
+import { useJournals } from './helpers/journals.js';
 
 const fingerprint: Fingerprint = { job: { name: 'log', module: '/jobs/log.js', configHash: 'c1' } };
-
-function journalOf(mode: OpenJournalOptions['mode']): Journal {
-  const j = openJournal(dir, { fingerprint, mode });
-  open.push(j);
-  return j;
-}
-
-function close(j: Journal): void {
-  j.close();
-  open.splice(open.indexOf(j), 1);
-}
+const journals = useJournals('sluice-journal-done-log-', fingerprint);
+const { journalOf, close, crash } = journals;
+let dir: string;
+beforeEach(() => {
+  dir = journals.dir;
+});
 
 const done = (p: number, key = String(p)): TaskRecord => ({ key, position: p, state: 'done', attempts: 1 });
 const failed = (p: number): TaskRecord => ({
@@ -50,16 +29,6 @@ const failed = (p: number): TaskRecord => ({
   cause: 'E',
   line: { offset: p, size: 1 },
 });
-/** Ends `j` as kill -9 would: the lock goes, the run is left not ended, its keys in flight kept. */
-function crash(j: Journal): void {
-  const db = new Database(join(dir, 'journal.db'));
-  const inFlight = db.prepare('SELECT in_flight FROM state WHERE id = 1').pluck().get() as string;
-  close(j);
-  db.prepare('UPDATE runs SET ended_at = NULL WHERE epoch = ?').run(j.epoch);
-  db.prepare('UPDATE state SET in_flight = ? WHERE id = 1').run(inFlight);
-  db.close();
-}
-
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
 /** Rows of the tasks table and of the done log, read beside the open journal. */

@@ -5,42 +5,22 @@
  * The command line's side (the retry file, kill -9): cli-retry.test.ts.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, SluiceJournalError, SluiceOptionError, SluiceStateError } from '../src/errors.js';
 import { openJournal } from '../src/journal/journal.js';
 import { readJournalStatus } from '../src/journal/status.js';
-import type { Fingerprint, Journal, OpenJournalOptions, TaskRecord } from '../src/journal/types.js';
-
-let root: string;
-let dir: string;
-const open: Journal[] = [];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sluice-journal-retry-'));
-  dir = join(root, 'out.jsonl.sluice');
-});
-
-afterEach(async () => {
-  for (const j of open.splice(0)) j.close();
-  await rm(root, { recursive: true, force: true });
-});
+import type { Fingerprint, TaskRecord } from '../src/journal/types.js';
+import { useJournals } from './helpers/journals.js';
 
 const fingerprint: Fingerprint = { job: { name: 'retry', module: '/jobs/retry.js', configHash: 'c1' } };
-
-function journalOf(mode: OpenJournalOptions['mode']): Journal {
-  const j = openJournal(dir, { fingerprint, mode });
-  open.push(j);
-  return j;
-}
-
-function close(j: Journal): void {
-  j.close();
-  open.splice(open.indexOf(j), 1);
-}
+const journals = useJournals('sluice-journal-retry-', fingerprint);
+const { journalOf, close, crash } = journals;
+let dir: string;
+beforeEach(() => {
+  dir = journals.dir;
+});
 
 /** Lines of 10 bytes each: task p's line is at 10·p in the first run's output. */
 const LINE = 10;
@@ -73,16 +53,6 @@ function caught(fn: () => unknown): Error {
     return error as Error;
   }
   throw new Error('expected a throw');
-}
-
-/** Ends `j` as kill -9 would: the lock goes, the run is left not ended, its keys in flight kept. */
-function crash(j: Journal): void {
-  const db = new Database(join(dir, 'journal.db'));
-  const inFlight = db.prepare('SELECT in_flight FROM state WHERE id = 1').pluck().get() as string;
-  close(j);
-  db.prepare('UPDATE runs SET ended_at = NULL WHERE epoch = ?').run(j.epoch);
-  db.prepare('UPDATE state SET in_flight = ? WHERE id = 1').run(inFlight);
-  db.close();
 }
 
 const keys = (records: Iterable<{ key: string }>): string[] => Array.from(records, (r) => r.key);

@@ -4,46 +4,28 @@
  * files. Across processes (kill -9, a second run, poison tasks): journal-process.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, SluiceJournalError, SluiceOptionError, SluiceStateError } from '../src/errors.js';
 import { compareFingerprints, fingerprintInput } from '../src/journal/fingerprint.js';
 import { openJournal } from '../src/journal/journal.js';
 import { readJournalStatus } from '../src/journal/status.js';
-import type { Fingerprint, Journal, OpenJournalOptions, TaskRecord } from '../src/journal/types.js';
+import type { Fingerprint, Journal, TaskRecord } from '../src/journal/types.js';
 import { SettledWindow } from '../src/journal/window.js';
-
-let root: string;
-let dir: string;
-const open: Journal[] = [];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sluice-journal-'));
-  dir = join(root, 'out.jsonl.sluice');
-});
-
-afterEach(async () => {
-  for (const j of open.splice(0)) j.close();
-  await rm(root, { recursive: true, force: true });
-});
+import { useJournals } from './helpers/journals.js';
 
 const job = { name: 'double', module: '/jobs/double.js', configHash: 'sha256:aaaa' };
 const fingerprint: Fingerprint = { input: { path: '/data/in.jsonl', size: 120, mtimeMs: 1_700_000_000_000, headHash: 'sha256:1111' }, job };
 const clock = () => new Date('2025-01-02T03:04:05.000Z');
-
-function journalOf(mode: OpenJournalOptions['mode'], options: Partial<OpenJournalOptions> = {}): Journal {
-  const j = openJournal(dir, { fingerprint, mode, now: clock, ...options });
-  open.push(j);
-  return j;
-}
-
-function close(j: Journal): void {
-  j.close();
-  open.splice(open.indexOf(j), 1);
-}
+const journals = useJournals('sluice-journal-', fingerprint, { now: clock });
+const { journalOf, close, crash } = journals;
+let root: string;
+let dir: string;
+beforeEach(() => {
+  ({ root, dir } = journals);
+});
 
 function done(position: number, key = String(position)): TaskRecord {
   return { key, position, state: 'done', attempts: 1 };
@@ -255,15 +237,6 @@ describe('the lock and the fence, in one process', () => {
 });
 
 describe('crashes and suspects', () => {
-  /** Ends `j` as a kill -9 would: its lock goes (the kernel drops it), its file stays as it is now (not ended, the keys in flight kept). */
-  function crash(j: Journal): void {
-    const db = new Database(join(dir, 'journal.db'));
-    const inFlight = db.prepare('SELECT in_flight FROM state WHERE id = 1').pluck().get() as string;
-    close(j);
-    db.prepare('UPDATE runs SET ended_at = NULL WHERE epoch = ?').run(j.epoch);
-    db.prepare('UPDATE state SET in_flight = ? WHERE id = 1').run(inFlight);
-    db.close();
-  }
   const suspects = (j: Journal): string[] => Array.from(j.suspects(), (s) => `${s.key}×${s.crashes}`);
   it('makes the keys in flight at a crash suspects until they settle; a crash while one runs alone counts against it alone', () => {
     const first = journalOf('new');
@@ -305,8 +278,9 @@ describe('crashes and suspects', () => {
     // A run that ends in order counts no crash; a restart forgets the suspects.
     last.commit([], 10, ['c']);
     close(last);
-    expect(suspects(journalOf('resume'))).toEqual(['a×1', 'b×1']);
-    close(open[0]!);
+    const again = journalOf('resume');
+    expect(suspects(again)).toEqual(['a×1', 'b×1']);
+    close(again);
     expect(suspects(journalOf('restart'))).toEqual([]);
   });
 });
