@@ -1,7 +1,7 @@
 /**
  * The run of `sluice demo`: the demo job (src/demo/job.ts) through `sluice run`'s machinery. A job
  * session builds it with the run's settings (threads on the synthesize stage, a fixed limit on
- * service docs), `execute` writes one line per synthesized document as it arrives, and the
+ * service docs), `execute` writes one line per synthesized document (in batches), and the
  * shutdown closes the pools, the output and the job (its document service) on every path, each
  * with a bounded wait. Signals as in `sluice run`: the first drains, the second aborts.
  */

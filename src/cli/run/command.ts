@@ -9,10 +9,11 @@
  * what was opened and calls the job's `close()` (each with a bounded wait, see shutdown.ts).
  *
  * First SIGINT/SIGTERM drains (nothing new is pulled, what runs finishes and is written); a second
- * one aborts what is in flight (see stop.ts). To stdout, each outcome line is written as it
- * arrives; to `--output FILE`, the run is journaled (`FILE.sluice/`, see journal-plan.ts and
- * run-output.ts): lines go in batches, each written, then committed, and every exit path writes
- * and commits what is pending before the journal is closed.
+ * one aborts what is in flight (see stop.ts). Outcome lines go out in batches (100 lines or 20 ms,
+ * one write each: io/batch.ts); to `--output FILE`, the run is journaled (`FILE.sluice/`, see
+ * journal-plan.ts and run-output.ts): each batch is written, then committed, and every exit path
+ * writes (and commits) what is pending before the output is closed. `--retry-failed` runs the
+ * failed tasks of a finished run again into a new file renamed over the output (io/retry-file.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { createExecutor, SluiceError, type Executor, type ExecutorOptions, type Job, type Service } from '../../index.js';
