@@ -294,6 +294,8 @@ describe('BullMQ contract: manual processing on a real Redis', () => {
 
       await worker.startStalledCheckTimer();
       await waitFor("'b' back to waiting", async () => (await queue.getJobState('b')) === 'waiting');
+      // The worker emits 'stalled' once its check's script has returned: after the state can be read.
+      await waitFor("the 'stalled' event", async () => stalled.length > 0);
       expect(stalled).toEqual(['b']);
       expect(await raw.hget(queue.toKey('b'), 'stc')).toBe('1');
       expect(await queue.getJobState('a')).toBe('active');
