@@ -107,6 +107,8 @@ class SqliteJournal implements Journal {
   #positionFixes: Array<readonly [string, number]> = [];
   readonly #lookup: Database.Statement<[string], Pick<TaskRow, 'position' | 'state' | 'generation'>>;
   readonly #write: (batch: readonly TaskRecord[], outputLength: number, inFlight: string) => void;
+  /** The newest run's epoch: read inside every commit (the fence), so prepared once. */
+  readonly #latest: Database.Statement<[], number>;
 
   constructor(dir: string, db: Database.Database, lock: Database.Database, options: OpenJournalOptions) {
     this.dir = dir;
@@ -131,6 +133,7 @@ class SqliteJournal implements Journal {
     this.#lookup = db.prepare<[string], Pick<TaskRow, 'position' | 'state' | 'generation'>>(
       'SELECT position, state, generation FROM tasks WHERE key = ?',
     );
+    this.#latest = db.prepare<[], number>('SELECT max(epoch) FROM runs').pluck();
     if (state !== undefined) loadDoneLog(db, this.#window);
     this.#write = prepareCommit(db, {
       window: this.#window,
@@ -348,7 +351,7 @@ class SqliteJournal implements Journal {
   }
 
   #latestEpoch(): number {
-    return this.#db.prepare('SELECT max(epoch) FROM runs').pluck().get() as number;
+    return this.#latest.get() as number;
   }
 
   #checkEpoch(): void {

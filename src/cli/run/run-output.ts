@@ -61,8 +61,8 @@ export async function openRunOutput(options: RunOutputOptions): Promise<RunOutpu
   const places = createTaskPlaces();
   if (plan === undefined) return { sink: openOutput(config.output, options.stdout), places };
   const fingerprint = await runFingerprint(config, job, jobPath);
-  const ledger: Journal = openRunJournal(plan, fingerprint, config.durable === true);
   const durable = config.durable === true;
+  const ledger: Journal = openRunJournal(plan, fingerprint, durable);
   const retry = ledger.retryPhase !== undefined;
   const resume = plan.mode === 'resume' || retry;
   let deadLetters: DeadLetters | undefined;
