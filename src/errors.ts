@@ -38,6 +38,11 @@ export const ErrorCodes = Object.freeze({
   JOURNAL_UNFINISHED: 'ERR_SLUICE_JOURNAL_UNFINISHED',
   /** A journal is unreadable or corrupt, a write to it failed, or its run was fenced by a newer one. */
   JOURNAL: 'ERR_SLUICE_JOURNAL',
+  /**
+   * A queue refused: its Redis cannot be reached, nothing was enqueued on it, its job is not this
+   * one (`.changes`), or a stored job or result cannot be read.
+   */
+  QUEUE: 'ERR_SLUICE_QUEUE',
 } as const);
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -296,6 +301,22 @@ export class SluiceJournalError extends SluiceError {
     this.dir = dir;
     this.holder = details.holder;
     this.finished = details.finished;
+    this.changes = details.changes ?? [];
+  }
+}
+
+/**
+ * A queue (BullMQ over Redis) refused or failed: Redis cannot be reached, nothing was ever enqueued
+ * on the queue, the queue's job is another one than this (`.changes` lists what differs: the job's
+ * name or its module's fingerprint), or what the queue holds cannot be read. `.queue` names it;
+ * messages never hold a password.
+ */
+export class SluiceQueueError extends SluiceError {
+  readonly queue: string;
+  readonly changes: ReadonlyArray<{ readonly field: string; readonly was: string | undefined; readonly now: string | undefined }>;
+  constructor(queue: string, message: string, details: { readonly changes?: SluiceQueueError['changes']; readonly cause?: unknown } = {}) {
+    super(ErrorCodes.QUEUE, message, 'cause' in details ? { cause: details.cause } : undefined);
+    this.queue = queue;
     this.changes = details.changes ?? [];
   }
 }

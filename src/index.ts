@@ -82,6 +82,36 @@ export type {
   TaskState,
 } from './journal/types.js';
 
+// Queues: the same job on many processes and machines (BullMQ over Redis)
+export { enqueue, enqueueEntries } from './queue/enqueue.js';
+export type { EnqueueCounts, EnqueueOptions, EnqueueResult, QueueEntry } from './queue/enqueue.js';
+export { startQueueWorker } from './queue/worker.js';
+export type {
+  QueueCounts,
+  QueuedTask,
+  QueueWorker,
+  QueueWorkerEvent,
+  QueueWorkerOptions,
+  QueueWorkerResult,
+  QueueWorkerStats,
+} from './queue/worker.js';
+export { runWorker } from './queue/run-worker.js';
+export type { RunWorkerOptions } from './queue/run-worker.js';
+export { queueResults } from './queue/results.js';
+export type { QueueResult, QueueResultsOptions } from './queue/results.js';
+export { queueStatus } from './queue/status.js';
+export type { QueueStatus, QueueWorkerFigures } from './queue/status.js';
+export { cleanQueue, pauseQueue, resumeQueue } from './queue/admin.js';
+export type { CleanOptions, Cleaned } from './queue/admin.js';
+export { describeConnection, redact } from './queue/connection.js';
+export type { RedisConnection } from './queue/connection.js';
+export type { QueueJobIdentity, QueueMeta } from './queue/meta.js';
+export type { QueueTarget } from './queue/target.js';
+export { DEFAULT_PREFIX as QUEUE_PREFIX } from './queue/names.js';
+
+// Values and errors as JSON (outcome lines, stored results)
+export { errorJson, toJson } from './json.js';
+
 // Errors
 export {
   ErrorCodes,
@@ -93,6 +123,7 @@ export {
   SluiceJobError,
   SluiceJournalError,
   SluiceOptionError,
+  SluiceQueueError,
   SluiceReentrantCallError,
   SluiceResponseError,
   SluiceStateError,

@@ -1,6 +1,8 @@
 /**
- * The journal's contract: what a durable run records and asks. One implementation is the local
- * SQLite journal (src/journal/); the scale-out issue implements the same `TaskLedger` over BullMQ.
+ * The journal's contract: what a durable run records and asks, implemented by the local SQLite
+ * journal (src/journal/). A queue (src/queue/) keeps the same promises in its own shape: a claim is
+ * the input the executor pulls, each outcome is stored once under the claim's lock, and the
+ * queue's kept jobs are what is done; it needs no output length, since Redis holds the results.
  *
  * Write order, for exactly-once output: the output's bytes of a batch first (one write), then
  * `commit(batch, outputLength)`, one transaction holding the batch's outcomes and the output's new

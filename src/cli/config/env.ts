@@ -22,6 +22,14 @@ export const ENV_VARS: Readonly<Record<ConfigKey, string>> = Object.freeze({
   metricsPort: 'SLUICE_METRICS_PORT',
   timeoutMs: 'SLUICE_TIMEOUT',
   durable: 'SLUICE_DURABLE',
+  redis: 'SLUICE_REDIS_URL',
+  queue: 'SLUICE_QUEUE',
+  queuePrefix: 'SLUICE_QUEUE_PREFIX',
+  lockDurationMs: 'SLUICE_LOCK_DURATION',
+  stalledIntervalMs: 'SLUICE_STALLED_INTERVAL',
+  maxStalled: 'SLUICE_MAX_STALLED',
+  globalConcurrency: 'SLUICE_GLOBAL_CONCURRENCY',
+  globalRate: 'SLUICE_GLOBAL_RATE',
 });
 
 /** The variable naming the config file (when no `--config` flag does). */

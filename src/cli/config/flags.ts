@@ -59,6 +59,38 @@ export const RUN_FLAGS = Object.freeze({
 export type FlagName = keyof typeof RUN_FLAGS;
 
 /**
+ * The flags of the queue commands (`enqueue`, `worker`, `status --queue`, `results`, `queue`) that
+ * set config keys; each command takes the ones it lists (queue/args.ts), beside RUN_FLAGS' own.
+ */
+export const QUEUE_FLAGS = Object.freeze({
+  queue: { key: 'queue', type: 'string', arg: 'NAME', text: "the queue's name" },
+  redis: {
+    key: 'redis',
+    type: 'string',
+    arg: 'URL',
+    text: 'the Redis of the queue, redis://host:port/db or rediss:// (TLS), without a password: put one in SLUICE_REDIS_URL or the config file',
+  },
+  prefix: { key: 'queuePrefix', type: 'string', arg: 'PREFIX', text: 'the key prefix of the queue in Redis (a namespace)' },
+  'lock-duration': {
+    key: 'lockDurationMs',
+    type: 'string',
+    arg: 'MS',
+    text: "how long a claimed job's lock lasts unless renewed (renewed at half)",
+  },
+  'stalled-interval': {
+    key: 'stalledIntervalMs',
+    type: 'string',
+    arg: 'MS',
+    text: "how often a worker looks for stalled jobs (a dead worker's)",
+  },
+  'max-stalled': { key: 'maxStalled', type: 'string', arg: 'N', text: 'how many stalls a job survives before it fails for good' },
+  'global-concurrency': { key: 'globalConcurrency', type: 'string', arg: 'N', text: 'a queue-wide cap on active jobs over every worker' },
+  'global-rate': { key: 'globalRate', type: 'string', arg: 'N/s', text: 'a queue-wide cap on jobs started: N/s, N/m or N/MSms' },
+} as const satisfies Record<string, FlagSpec>);
+
+export type QueueFlagName = keyof typeof QUEUE_FLAGS;
+
+/**
  * The flags that say what to do with the journal of `--output` (flags only: no config key, no
  * environment variable, since each answers for one run).
  */
@@ -80,6 +112,9 @@ export type FlagValues = {
       ? readonly string[]
       : string;
 };
+
+/** The queue flags given, as strings. */
+export type QueueFlagValues = { readonly [F in QueueFlagName]?: string };
 
 export interface ParsedRunArgs {
   readonly positionals: string[];
@@ -115,9 +150,9 @@ export function parseRunArgs(argv: readonly string[]): ParsedRunArgs {
 }
 
 /** The flag layer; relative paths in it are resolved against `cwd`. */
-export function flagLayer(flags: FlagValues, cwd: string): Layer {
+export function flagLayer(flags: FlagValues & QueueFlagValues, cwd: string): Layer {
   const settings: RawSetting[] = [];
-  for (const [name, spec] of Object.entries(RUN_FLAGS) as Array<[FlagName, FlagSpec]>) {
+  for (const [name, spec] of Object.entries({ ...RUN_FLAGS, ...QUEUE_FLAGS }) as Array<[FlagName | QueueFlagName, FlagSpec]>) {
     const value = flags[name];
     if (spec.key === null || value === undefined) continue;
     const source = { kind: 'flag', name: `--${name}` } as const;
@@ -158,7 +193,7 @@ export function ioAlgorithmsHelp(): string[] {
 }
 
 /** parseArgs' errors as a `SluiceUsageError` naming the flag; anything else passes through. */
-function usageError(error: unknown): unknown {
+export function usageError(error: unknown): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return error;
   const message = (error as Error).message;

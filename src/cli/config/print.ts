@@ -7,6 +7,7 @@ import {
   ADAPTIVE_DEFAULT,
   AlgorithmLimit,
   DEFAULTS,
+  redact,
   SERVICE_DEFAULTS,
   type CpuStage,
   type IoStage,
@@ -21,7 +22,7 @@ import { formatIoSetting, ioSettingParameters } from './io-setting.js';
 import { defaultText, isConfigKey, type IoLimitSetting, type IoSetting } from './schema.js';
 
 /**
- * One line per key, in columns: `threads       2        (flag --threads)`,
+ * One line per key, in columns (passwords in Redis URLs as `***`): `threads       2        (flag --threads)`,
  * `io.docs       adaptive (vegas)  (env SLUICE_IO)`; an unset key shows `unset` and what that means.
  */
 export function formatConfig(resolved: ResolvedConfig): string[] {
@@ -29,7 +30,8 @@ export function formatConfig(resolved: ResolvedConfig): string[] {
   for (const [key, source] of Object.entries(resolved.sources)) {
     const value = settingOf(resolved, key);
     if (value === undefined && isConfigKey(key)) rows.push([key, 'unset', `(${formatSource(source)}: ${defaultText(key)})`]);
-    else rows.push([key, render(value), `(${formatSource(source)})`]);
+    // A Redis URL's password never shows (the queue commands' `redis`, from the file or SLUICE_REDIS_URL).
+    else rows.push([key, redact(render(value)), `(${formatSource(source)})`]);
   }
   return [`config file: ${resolved.file ?? 'none'}`, ...columns(rows)];
 }

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ConfigSource } from '../errors.js';
 import { envLayer, type Env } from './env.js';
 import { chooseConfigFile, readConfigFile } from './file.js';
-import { flagLayer, type FlagValues } from './flags.js';
+import { flagLayer, type FlagValues, type QueueFlagValues } from './flags.js';
 import { sourceOf, validateLayer, type Layer } from './layer.js';
 import { CONFIG_KEYS, configSchema, type ConfigKey, type IoSetting, type SluiceConfig } from './schema.js';
 
@@ -24,7 +24,7 @@ export interface ResolvedConfig {
 }
 
 export interface ResolveConfigInput {
-  readonly flags: FlagValues;
+  readonly flags: FlagValues & QueueFlagValues;
   readonly env: Env;
   /** The directory relative paths from flags and the environment are resolved against. */
   readonly cwd: string;

@@ -83,6 +83,14 @@ export const CONFIG_DEFAULTS = Object.freeze({
   log: 'auto' as (typeof LOG_MODES)[number],
   /** @default 1000 */
   logIntervalMs: 1000,
+  /** @default 'sluice' */
+  queuePrefix: 'sluice',
+  /** @default 30000 */
+  lockDurationMs: 30_000,
+  /** @default 30000 */
+  stalledIntervalMs: 30_000,
+  /** @default 1 */
+  maxStalled: 1,
 });
 
 const positiveInt = z.int().positive();
@@ -97,6 +105,9 @@ const ioSetting = z.union([
     .superRefine(checkParameters)
     .transform((setting) => setting as IoLimitSetting),
 ]);
+
+/** A queue-wide rate: N jobs per second (`N/s`), minute (`N/m`) or span in ms (`N/500ms`). */
+export const GLOBAL_RATE = /^[1-9][0-9]*\/([1-9][0-9]*ms|s|m)$/;
 
 /** Each key's schema, without defaults: what one layer (file, environment, flags) may set. */
 const fields = {
@@ -113,6 +124,14 @@ const fields = {
   metricsPort: z.int().min(0).max(65535),
   timeoutMs: z.int().min(0).max(MAX_TIMEOUT_MS),
   durable: z.boolean(),
+  redis: z.string().regex(/^rediss?:\/\/\S+$/),
+  queue: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/),
+  queuePrefix: z.string().regex(/^[A-Za-z0-9_.{}-]{1,100}$/),
+  lockDurationMs: z.int().min(1000).max(MAX_TIMEOUT_MS),
+  stalledIntervalMs: z.int().min(100).max(MAX_TIMEOUT_MS),
+  maxStalled: z.int().min(0).max(1000),
+  globalConcurrency: positiveInt,
+  globalRate: z.string().regex(GLOBAL_RATE),
 };
 
 /** One layer of the config: any subset of the keys, and no other key. */
@@ -133,6 +152,14 @@ export const configSchema = z.strictObject({
   metricsPort: fields.metricsPort.optional(),
   timeoutMs: fields.timeoutMs.optional(),
   durable: fields.durable.optional(),
+  redis: fields.redis.optional(),
+  queue: fields.queue.optional(),
+  queuePrefix: fields.queuePrefix.default(CONFIG_DEFAULTS.queuePrefix),
+  lockDurationMs: fields.lockDurationMs.default(CONFIG_DEFAULTS.lockDurationMs),
+  stalledIntervalMs: fields.stalledIntervalMs.default(CONFIG_DEFAULTS.stalledIntervalMs),
+  maxStalled: fields.maxStalled.default(CONFIG_DEFAULTS.maxStalled),
+  globalConcurrency: fields.globalConcurrency.optional(),
+  globalRate: fields.globalRate.optional(),
 });
 
 /**
@@ -153,6 +180,16 @@ export const configSchema = z.strictObject({
  *   service that sets no `timeoutMs` of its own; 0 = none; unset = each one's own default.
  * - `durable`: a journaled run fsyncs the output before each commit and commits with a full sync
  *   (power-loss safety, slower); unset = off.
+ * - `redis`: the Redis of the queue commands (`enqueue`, `worker`, `status --queue`, `results`,
+ *   `queue`), a redis:// or rediss:// URL; a password belongs in the file or SLUICE_REDIS_URL, never
+ *   in a flag; unset = redis://127.0.0.1:6379.
+ * - `queue`: the queue's name; unset = none (the queue commands need one).
+ * - `queuePrefix`: the key prefix of the queue in Redis (a namespace). @default 'sluice'
+ * - `lockDurationMs`: how long a claimed job's lock lasts unless renewed, >= 1000. @default 30000
+ * - `stalledIntervalMs`: how often a worker looks for stalled jobs, >= 100. @default 30000
+ * - `maxStalled`: how many stalls a job survives before it fails for good. @default 1
+ * - `globalConcurrency`: a queue-wide cap on active jobs over every worker; unset = none.
+ * - `globalRate`: a queue-wide cap on jobs started, `N/s`, `N/m` or `N/MSms`; unset = none.
  */
 export type SluiceConfig = z.infer<typeof configSchema>;
 /** One layer's values, as validated (before paths are resolved and layers merged). */
@@ -198,6 +235,18 @@ export const CONFIG_KEYS: Readonly<Record<ConfigKey, KeySpec>> = Object.freeze({
     unset: `each stage's and service's own; a service's default is ${SERVICE_DEFAULTS.timeoutMs} ms`,
   },
   durable: { kind: 'boolean', expected: 'true or false', unset: 'off' },
+  redis: {
+    kind: 'word',
+    expected: 'a redis:// or rediss:// URL (redis://[user[:password]@]host[:port][/db])',
+    unset: 'redis://127.0.0.1:6379',
+  },
+  queue: { kind: 'word', expected: 'a queue name: 1 to 100 letters, digits, _ . - (not starting with _ . -)', unset: 'none' },
+  queuePrefix: { kind: 'word', expected: 'a key prefix: 1 to 100 letters, digits, _ . - { }' },
+  lockDurationMs: { kind: 'integer', expected: `an integer from 1000 to ${MAX_TIMEOUT_MS} (milliseconds)` },
+  stalledIntervalMs: { kind: 'integer', expected: `an integer from 100 to ${MAX_TIMEOUT_MS} (milliseconds)` },
+  maxStalled: { kind: 'integer', expected: 'an integer from 0 to 1000' },
+  globalConcurrency: { kind: 'integer', expected: POSITIVE, unset: 'none' },
+  globalRate: { kind: 'word', expected: 'N/s, N/m or N/MSms (jobs per second, minute or span), N >= 1', unset: 'none' },
 });
 
 /** Whether `key` names a top-level config key. */

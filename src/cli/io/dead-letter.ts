@@ -10,7 +10,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import type { Outcome } from '../../index.js';
-import { errorJson, toJson } from './outcome-line.js';
+import { errorJson, toJson } from '../../index.js';
 
 export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
 

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { SluiceOptionError } from '../../index.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
-import type { RunSnapshot } from './snapshot.js';
+import type { QueueSnapshot, RunSnapshot } from './snapshot.js';
 
 export interface ServiceFigures {
   readonly name: string;
@@ -39,6 +39,8 @@ export interface Figures {
   readonly threads: number;
   readonly draining: boolean;
   readonly services: readonly ServiceFigures[];
+  /** A queue worker's held jobs and the queue's depth (`sluice worker`); absent for `sluice run`. */
+  readonly queue?: QueueSnapshot;
 }
 
 export interface FigureOptions {
@@ -104,6 +106,7 @@ export function figuresOf(s: RunSnapshot, rate: number): Figures {
     threads,
     draining: s.draining,
     services: s.services.map(({ name, limit, inFlight, queued }) => ({ name, limit, inFlight, queued })),
+    ...(s.queue !== undefined ? { queue: s.queue } : {}),
   };
 }
 

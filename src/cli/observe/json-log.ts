@@ -6,9 +6,14 @@
  *    "draining":false,"services":{"docs":{"limit":16,"inFlight":16,"queued":3}}}
  *
  * `total`, `percent` and `etaMs` are left out when unknown; the line `stop()` emits has `"final": true`.
+ * A queue worker's lines (`sluice worker`) also carry its jobs and the queue's (`queue`: left out
+ * until the worker's first look at the queue):
+ *
+ *   ..."held":4,"peakHeld":5,"claimed":212,"handedBack":0,"dropped":0,
+ *   "queue":{"waiting":780,"active":8,"delayed":0,"completed":1200,"failed":3}
  */
 import type { Figures, FigureTracker } from './figures.js';
-import type { RunSnapshot } from './snapshot.js';
+import type { QueueSnapshot, RunSnapshot } from './snapshot.js';
 import { createTicker, type Reporter } from './ticker.js';
 
 export interface JsonLogOptions {
@@ -42,6 +47,12 @@ export function formatJsonLine(f: Figures, final = false): string {
     threads: f.threads,
     draining: f.draining,
     services,
+    ...(f.queue !== undefined ? queueFields(f.queue) : {}),
     ...(final ? { final: true } : {}),
   });
+}
+
+function queueFields(q: QueueSnapshot): Record<string, unknown> {
+  const { held, peakHeld, claimed, handedBack, dropped, jobs } = q;
+  return { held, peakHeld, claimed, handedBack, dropped, ...(jobs !== undefined ? { queue: { ...jobs } } : {}) };
 }

@@ -170,6 +170,27 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
     });
   };
 
+  // A queue worker's (`sluice worker`): registered on the first scrape whose snapshot has them.
+  let queueMetrics = false;
+  const ensureQueue = (s: RunSnapshot): void => {
+    if (s.queue === undefined || queueMetrics) return;
+    queueMetrics = true;
+    gauge('queue_jobs', "The queue's jobs by state, over every worker (as of this worker's last look).", ['state'], (v, set) => {
+      const jobs = v.queue?.jobs;
+      if (jobs === undefined) return;
+      for (const [state, n] of Object.entries(jobs)) set({ state }, n);
+    });
+    gauge('queue_held', 'Jobs this worker holds now: claimed, outcome not stored yet.', [], (v, set) => set({}, v.queue?.held ?? 0));
+    gauge('queue_peak_held', 'The most jobs this worker held at once.', [], (v, set) => set({}, v.queue?.peakHeld ?? 0));
+    counter('queue_claimed_total', 'Jobs this worker claimed.', [], (v, set) => set({}, v.queue?.claimed ?? 0));
+    counter('queue_handed_back_total', 'Jobs this worker handed back to waiting (a stop).', [], (v, set) =>
+      set({}, v.queue?.handedBack ?? 0),
+    );
+    counter('queue_dropped_outcomes_total', "Outcomes dropped because the job's lock was lost (another worker redoes it).", [], (v, set) =>
+      set({}, v.queue?.dropped ?? 0),
+    );
+  };
+
   const outcomes = new Counter({
     name: `${prefix}outcomes_total`,
     help: 'Outcomes written, by result (and the failing stage).',
@@ -190,6 +211,7 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
     scrape() {
       const s = options.snapshot();
       ensureInput(s);
+      ensureQueue(s);
       held = s;
       try {
         return registry.metrics();

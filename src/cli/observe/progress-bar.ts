@@ -3,6 +3,10 @@
  *
  *   [#######.............] 4210/10000 42% 240/s ETA 24s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ failed 1
  *
+ * A queue worker (`sluice worker`, no total) adds the jobs it holds and the queue's waiting ones:
+ *
+ *   4210 done 240/s │ docs 16/16 q3 │ buf 5 │ held 18 │ queue 5790 waiting
+ *
  * Fitted to the terminal's width: when the services do not fit on the first line they move to a
  * second one; then the bar narrows or goes, then the least useful figures go (cpu, then buffered),
  * and a line that is still too wide is cut. The final state stays on screen with a newline. Lines
@@ -58,6 +62,11 @@ export function formatBar(f: Figures, columns: number, final = false): string {
   if (f.threads > 0) tail.push({ text: `cpu ${f.busyThreads}/${f.threads}`, drop: 0 });
   if (f.failed > 0) tail.push({ text: `failed ${f.failed}`, drop: 2 });
   if (f.draining) tail.push({ text: 'draining', drop: 3 });
+  // A queue worker: the jobs it holds, and the queue's waiting ones once it has looked.
+  if (f.queue !== undefined) {
+    tail.push({ text: `held ${f.queue.held}`, drop: 4 });
+    if (f.queue.jobs !== undefined) tail.push({ text: `queue ${f.queue.jobs.waiting} waiting`, drop: 1.5 });
+  }
 
   const one = withBar(f, [head, ...services, ...tail.map((t) => t.text)].join(SEP), width);
   // One line only if it keeps the bar: a bar and two lines read better than one line without it.

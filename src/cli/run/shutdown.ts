@@ -36,10 +36,13 @@ export interface ShutdownOptions {
   /** Writes a line to stderr. */
   readonly err: (line: string) => void;
   readonly timeoutMs: number;
+  /** The command its notices name. @default 'run' */
+  readonly command?: string;
 }
 
 export function createShutdown(options: ShutdownOptions): Shutdown {
   const { closeJob, err, timeoutMs } = options;
+  const command = options.command ?? 'run';
   const resources: RunResources = {};
   let closing: Promise<void> | undefined;
 
@@ -51,9 +54,9 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
       started = Promise.reject(error);
     }
     const settled = await within(started, timeoutMs);
-    if (settled.status === 'failed') err(`sluice run: ${what} failed: ${messageOf(settled.error)}`);
+    if (settled.status === 'failed') err(`sluice ${command}: ${what} failed: ${messageOf(settled.error)}`);
     if (settled.status === 'timeout') {
-      err(`sluice run: ${what} did not finish within ${timeoutMs / 1000} s; going on without it`);
+      err(`sluice ${command}: ${what} did not finish within ${timeoutMs / 1000} s; going on without it`);
       started.catch(() => undefined);
     }
   }

@@ -11,6 +11,7 @@ import { readJournalStatus, type JournalStatus } from '../../index.js';
 import type { CliIo } from '../io.js';
 import { countRecords } from '../io/open-input.js';
 import { messageOf } from '../message.js';
+import { statusQueueCommand } from '../queue/status-queue.js';
 import { journalDirOf } from '../run/journal-plan.js';
 import { usageFailure } from '../run/usage.js';
 
@@ -26,10 +27,12 @@ const HELP = [
   '',
   '  --output FILE  the output file of the run (its journal is FILE.sluice)',
   '  --json         one JSON object instead of lines',
+  "  --queue NAME   a queue's status instead (sluice status --queue NAME --help)",
   '  -h, --help     this text',
 ];
 
 export async function statusCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv.some((arg) => arg === '--queue' || arg.startsWith('--queue='))) return statusQueueCommand(argv, io);
   const cwd = io.cwd ?? process.cwd();
   let values: { output?: string | undefined; json?: boolean | undefined; help?: boolean | undefined };
   let positionals: string[];
