@@ -236,6 +236,19 @@ describe('the built CLI with outcomes on stdout', () => {
     expectBrokenPipe(run, 'Cannot write to standard output');
   });
 
+  it("a reader that is gone before a command's help is written: a clear error, exit 1, not an internal error", async () => {
+    for (const command of ['run', 'worker']) {
+      const child = spawn(process.execPath, [bin, command, '--help'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.destroy();
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect([command, code, stderr.trim()]).toEqual([command, 1, 'sluice: cannot write to standard output: write EPIPE']);
+    }
+  });
+
   it('a reader of a FIFO --output that goes away (EPIPE): the run ends with a clear error, exit 1', async () => {
     const fifo = join(dir, 'out.fifo');
     execFileSync('mkfifo', [fifo]);

@@ -98,9 +98,15 @@ try {
     },
   });
 } catch (error) {
-  // A bug in sluice, not in the job: say so, and exit rather than hang on whatever is left open.
-  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.stderr.write(`sluice: internal error (please report it): ${text}\n`);
+  if (error !== undefined && error === (stdoutFailure ?? process.stdout.errored)) {
+    // Text a command printed (its help, a status) could not be written: the reader went away.
+    stdoutFailure = error as Error;
+    process.stderr.write(`sluice: cannot write to standard output: ${(error as Error).message}\n`);
+  } else {
+    // A bug in sluice, not in the job: say so, and exit rather than hang on whatever is left open.
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`sluice: internal error (please report it): ${text}\n`);
+  }
   code = 1;
 }
 settled = true;
