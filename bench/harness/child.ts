@@ -16,7 +16,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface ChildOptions {
-  /** What follows `node`: loader flags, the entry, its arguments. */
+  /** The program to run (a server the bench needs, such as redis-server). @default node (`process.execPath`) */
+  readonly command?: string;
+  /** What follows `node` (loader flags, the entry, its arguments), or the command's arguments. */
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   /** Killed (SIGKILL) after this long. @default no timeout */
@@ -99,7 +101,7 @@ export function lastError(stderr: string, fallback: string): string {
 }
 
 export function startChild(o: ChildOptions): Child {
-  const child = spawn(process.execPath, [...o.args], {
+  const child = spawn(o.command ?? process.execPath, [...o.args], {
     stdio: ['pipe', o.stdoutFd ?? 'pipe', o.stderr === 'inherit' ? 'inherit' : 'pipe'],
     ...(o.env !== undefined ? { env: o.env } : {}),
   });

@@ -13,7 +13,6 @@
  * queue, Redis unreachable); 130 when a signal stopped it (what was added stays).
  */
 import { describeConnection, enqueueEntries, type EnqueueResult, type Job, type QueueEntry } from '../../index.js';
-import { resolveConfig } from '../config/resolve.js';
 import { SluiceInputRecordError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { probeInput } from '../io/open-input.js';
@@ -23,9 +22,8 @@ import { RUN_DEFAULTS } from '../run/defaults.js';
 import { EXIT } from '../run/exit.js';
 import { createRejectLog } from '../run/rejects.js';
 import { taskSource, type TaskPlace } from '../run/tasks.js';
-import { usageFailure } from '../run/usage.js';
-import { ENV_VARS } from '../config/env.js';
-import { parseQueueArgs, queueFailure, queueFlagsHelp, queueJobIdentity, queueTarget, redactingIo, type QueueCommandSpec } from './args.js';
+import { queueJobIdentity, type ParsedQueueArgs, type QueueCommandSpec } from './args.js';
+import { runQueueCommand, type QueueCommandContext } from './command.js';
 
 const USAGE_LINE = 'Usage: sluice enqueue JOB --queue NAME [--input FILE] [options]';
 
@@ -49,23 +47,17 @@ const HELP = [
 const MORE_LINES_SHOWN = 20;
 
 export async function enqueueCommand(argv: readonly string[], rawIo: CliIo): Promise<number> {
-  const env = rawIo.env ?? process.env;
+  const check = (parsed: ParsedQueueArgs): string | undefined =>
+    parsed.positionals.length === 1 ? undefined : `expected one job module, got ${parsed.positionals.length}`;
+  const def = { name: 'enqueue', spec: SPEC, help: HELP, usage: USAGE_LINE, check };
+  return runQueueCommand(argv, rawIo, def, (context) => enqueueJob(rawIo, context));
+}
+
+async function enqueueJob(rawIo: CliIo, { io, parsed, config, target }: QueueCommandContext): Promise<number> {
   const cwd = rawIo.cwd ?? process.cwd();
-  let io = redactingIo(rawIo, [env[ENV_VARS.redis]]);
+  const jobFile = parsed.positionals[0]!;
   let restoreStdout: (() => void) | undefined;
   try {
-    const parsed = parseQueueArgs(argv, SPEC);
-    if (parsed.help) {
-      for (const line of [...HELP, ...queueFlagsHelp(SPEC)]) io.out(line);
-      return EXIT.ok;
-    }
-    if (parsed.positionals.length !== 1) {
-      return usageFailure(io, 'enqueue', `expected one job module, got ${parsed.positionals.length}`, USAGE_LINE);
-    }
-    const jobFile = parsed.positionals[0]!;
-    const { config } = await resolveConfig({ flags: parsed.flags, env, cwd });
-    io = redactingIo(rawIo, [env[ENV_VARS.redis], config.redis]);
-    const target = queueTarget(config);
     if (config.input !== undefined) await probeInput(config.input, config.inputFormat);
     // stdout carries the summary: what the job module prints as it loads goes to stderr.
     restoreStdout = rawIo.redirectStdout?.();
@@ -116,8 +108,6 @@ export async function enqueueCommand(argv: readonly string[], rawIo: CliIo): Pro
       return EXIT.interrupted;
     }
     return rejected > 0 ? EXIT.failed : EXIT.ok;
-  } catch (error) {
-    return queueFailure(io, 'enqueue', error, USAGE_LINE);
   } finally {
     restoreStdout?.();
   }

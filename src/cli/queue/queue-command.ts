@@ -9,12 +9,10 @@
  * Exit 0; 2 refused (usage, config, the queue's state, Redis unreachable).
  */
 import { cleanQueue, pauseQueue, queueStatus, resumeQueue, SluiceQueueError, type QueueTarget } from '../../index.js';
-import { ENV_VARS } from '../config/env.js';
-import { resolveConfig } from '../config/resolve.js';
 import type { CliIo } from '../io.js';
 import { EXIT } from '../run/exit.js';
-import { usageFailure } from '../run/usage.js';
-import { parseQueueArgs, queueFailure, queueFlagsHelp, queueTarget, redactingIo, type QueueCommandSpec } from './args.js';
+import type { ParsedQueueArgs, QueueCommandSpec } from './args.js';
+import { runQueueCommand } from './command.js';
 
 const USAGE_LINE = 'Usage: sluice queue pause|resume|clean --queue NAME [--all] [--force] [options]';
 
@@ -41,32 +39,25 @@ const ACTIONS = ['pause', 'resume', 'clean'] as const;
 type Action = (typeof ACTIONS)[number];
 
 export async function queueCommand(argv: readonly string[], rawIo: CliIo): Promise<number> {
-  const env = rawIo.env ?? process.env;
-  const cwd = rawIo.cwd ?? process.cwd();
-  let io = redactingIo(rawIo, [env[ENV_VARS.redis]]);
-  try {
-    const parsed = parseQueueArgs(argv, SPEC);
-    if (parsed.help) {
-      for (const line of [...HELP, ...queueFlagsHelp(SPEC)]) io.out(line);
-      return EXIT.ok;
-    }
+  const check = (parsed: ParsedQueueArgs): string | undefined => {
     const [action, ...extra] = parsed.positionals;
     if (action === undefined || !(ACTIONS as readonly string[]).includes(action) || extra.length > 0) {
       const got = parsed.positionals.length === 0 ? 'nothing' : parsed.positionals.map((p) => JSON.stringify(p)).join(' ');
-      return usageFailure(io, 'queue', `expected one of ${ACTIONS.join(', ')}, got ${got}`, USAGE_LINE);
+      return `expected one of ${ACTIONS.join(', ')}, got ${got}`;
     }
     const { all, force } = parsed.booleans;
-    if (action !== 'clean' && (all === true || force === true)) {
-      return usageFailure(io, 'queue', `--all and --force go with clean, not ${action}`, USAGE_LINE);
-    }
-    const { config } = await resolveConfig({ flags: parsed.flags, env, cwd });
-    io = redactingIo(rawIo, [env[ENV_VARS.redis], config.redis]);
-    const target = queueTarget(config);
-    for (const line of await act(action as Action, target, { all: all === true, force: force === true })) io.out(line);
-    return EXIT.ok;
-  } catch (error) {
-    return queueFailure(io, 'queue', error, USAGE_LINE);
-  }
+    return action !== 'clean' && (all === true || force === true) ? `--all and --force go with clean, not ${action}` : undefined;
+  };
+  return runQueueCommand(
+    argv,
+    rawIo,
+    { name: 'queue', spec: SPEC, help: HELP, usage: USAGE_LINE, check },
+    async ({ io, parsed, target }) => {
+      const { all, force } = parsed.booleans;
+      for (const line of await act(parsed.positionals[0] as Action, target, { all: all === true, force: force === true })) io.out(line);
+      return EXIT.ok;
+    },
+  );
 }
 
 async function act(action: Action, target: QueueTarget, flags: { all: boolean; force: boolean }): Promise<string[]> {

@@ -12,14 +12,12 @@
 import { renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { queueResults, queueStatus, toJson, type QueueResult } from '../../index.js';
-import { ENV_VARS } from '../config/env.js';
-import { resolveConfig } from '../config/resolve.js';
 import type { CliIo } from '../io.js';
 import { checkOutput, openOutput, type OutcomeSink } from '../io/output.js';
 import { EXIT } from '../run/exit.js';
-import { usageFailure } from '../run/usage.js';
 import { SluiceQueueError } from '../../index.js';
-import { parseQueueArgs, queueFailure, queueFlagsHelp, queueTarget, redactingIo, type QueueCommandSpec } from './args.js';
+import type { QueueCommandSpec } from './args.js';
+import { noPositionals, runQueueCommand } from './command.js';
 
 const USAGE_LINE = 'Usage: sluice results --queue NAME [--failed] [--output FILE|-] [options]';
 
@@ -40,21 +38,9 @@ const HELP = [
 ];
 
 export async function resultsCommand(argv: readonly string[], rawIo: CliIo): Promise<number> {
-  const env = rawIo.env ?? process.env;
-  const cwd = rawIo.cwd ?? process.cwd();
-  let io = redactingIo(rawIo, [env[ENV_VARS.redis]]);
-  try {
-    const parsed = parseQueueArgs(argv, SPEC);
-    if (parsed.help) {
-      for (const line of [...HELP, ...queueFlagsHelp(SPEC)]) io.out(line);
-      return EXIT.ok;
-    }
-    if (parsed.positionals.length > 0) {
-      return usageFailure(io, 'results', `unexpected argument ${JSON.stringify(parsed.positionals[0])}`, USAGE_LINE);
-    }
-    const { config } = await resolveConfig({ flags: parsed.flags, env, cwd });
-    io = redactingIo(rawIo, [env[ENV_VARS.redis], config.redis]);
-    const target = queueTarget(config);
+  const def = { name: 'results', spec: SPEC, help: HELP, usage: USAGE_LINE, check: noPositionals };
+  return runQueueCommand(argv, rawIo, def, async ({ io, parsed, config, target }) => {
+    const cwd = rawIo.cwd ?? process.cwd();
     const output = config.output === undefined || config.output === '-' ? undefined : resolve(cwd, config.output);
     checkOutput(output);
 
@@ -97,9 +83,7 @@ export async function resultsCommand(argv: readonly string[], rawIo: CliIo): Pro
         `${completed} completed, ${failed} failed`,
     );
     return failed > 0 ? EXIT.failed : EXIT.ok;
-  } catch (error) {
-    return queueFailure(io, 'results', error, USAGE_LINE);
-  }
+  });
 }
 
 /**

@@ -6,12 +6,10 @@
  * The Redis is shown without its password.
  */
 import { queueStatus, type QueueStatus, type QueueWorkerFigures } from '../../index.js';
-import { ENV_VARS } from '../config/env.js';
-import { resolveConfig } from '../config/resolve.js';
 import type { CliIo } from '../io.js';
 import { EXIT } from '../run/exit.js';
-import { usageFailure } from '../run/usage.js';
-import { parseQueueArgs, queueFailure, queueFlagsHelp, queueTarget, redactingIo, type QueueCommandSpec } from './args.js';
+import type { QueueCommandSpec } from './args.js';
+import { noPositionals, runQueueCommand } from './command.js';
 
 const USAGE_LINE = 'Usage: sluice status --queue NAME [--json] [options]';
 
@@ -31,28 +29,14 @@ const HELP = [
 ];
 
 export async function statusQueueCommand(argv: readonly string[], rawIo: CliIo): Promise<number> {
-  const env = rawIo.env ?? process.env;
-  const cwd = rawIo.cwd ?? process.cwd();
-  let io = redactingIo(rawIo, [env[ENV_VARS.redis]]);
-  try {
-    const parsed = parseQueueArgs(argv, SPEC);
-    if (parsed.help) {
-      for (const line of [...HELP, ...queueFlagsHelp(SPEC)]) io.out(line);
-      return EXIT.ok;
-    }
-    if (parsed.positionals.length > 0) {
-      return usageFailure(io, 'status', `unexpected argument ${JSON.stringify(parsed.positionals[0])}`, USAGE_LINE);
-    }
-    const { config } = await resolveConfig({ flags: parsed.flags, env, cwd });
-    io = redactingIo(rawIo, [env[ENV_VARS.redis], config.redis]);
-    const status = await queueStatus(queueTarget(config));
+  const def = { name: 'status', spec: SPEC, help: HELP, usage: USAGE_LINE, check: noPositionals };
+  return runQueueCommand(argv, rawIo, def, async ({ io, parsed, config, target }) => {
+    const status = await queueStatus(target);
     if (parsed.booleans.json === true)
       io.out(JSON.stringify({ ...status, prefix: config.queuePrefix, job: status.job ?? null, etaMs: status.etaMs ?? null }));
     else for (const line of queueStatusLines(status, config.queuePrefix)) io.out(line);
     return EXIT.ok;
-  } catch (error) {
-    return queueFailure(io, 'status', error, USAGE_LINE);
-  }
+  });
 }
 
 /** The lines `sluice status --queue` prints. */
