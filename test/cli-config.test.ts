@@ -84,7 +84,17 @@ const IO_EXPECTED =
 describe('resolveConfig: layers', () => {
   it('gives the defaults when nothing is set, every key sourced from the default', async () => {
     const resolved = await resolveFrom([]);
-    expect(resolved.config).toEqual({ inputFormat: 'auto', io: {}, ordered: false, log: 'auto', logIntervalMs: 1000 });
+    expect(resolved.config).toEqual({
+      inputFormat: 'auto',
+      io: {},
+      ordered: false,
+      log: 'auto',
+      logIntervalMs: 1000,
+      queuePrefix: 'sluice',
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      maxStalled: 1,
+    });
     expect(resolved.config).toMatchObject(CONFIG_DEFAULTS);
     expect(resolved.file).toBeUndefined();
     expect(Object.keys(resolved.sources)).toEqual(Object.keys(ENV_VARS));

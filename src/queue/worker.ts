@@ -18,6 +18,7 @@ import { errorJson, toJson } from '../json.js';
 import type { Outcome } from '../outcome.js';
 import { messageOf, SluiceOptionError, SluiceQueueError } from '../errors.js';
 import { Claims, type Held } from './claims.js';
+import { positive, within } from './waits.js';
 import type { FailedReason, StoredValue } from './job-data.js';
 import { checkIdentity, readMeta, type QueueJobIdentity } from './meta.js';
 import { workersKey } from './names.js';
@@ -178,18 +179,6 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     await opened.close().catch(() => undefined);
     throw error;
   }
-}
-
-/** Waits for `work` at most `ms` (its failure ignored): a close must not hang on a Redis that is away. */
-async function within(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
-
-function positive(value: number, field: string, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new SluiceOptionError(field, `an integer >= ${min}`, value);
-  return value;
 }
 
 interface Hooks {
