@@ -221,6 +221,26 @@ describe('queue library', () => {
     expect(runs).toBe(2);
   });
 
+  it('a queue-wide rate limit: the worker sleeps while it is in force instead of spinning on empty pulls', async () => {
+    const t = target();
+    await enqueue(doubler, tasks(6), t);
+    const raw = new Redis(redis.url);
+    raw.on('error', () => undefined);
+    try {
+      await raw.config('RESETSTAT');
+      const result = await runWorker(doubler, { ...t, exitWhenDrained: true, globalRate: { max: 2, durationMs: 400 } });
+      expect(result.stats).toMatchObject({ completed: 6, failed: 0 });
+      // 6 jobs at 2 per 400 ms: two waits of the limit. A spinning claim loop makes thousands of
+      // script calls in that time; sleeping the limit's TTL makes a few per job.
+      const stats = await raw.info('commandstats');
+      const calls = [...stats.matchAll(/^cmdstat_(evalsha|eval|pttl|bzpopmin):calls=(\d+)/gm)].reduce((n, m) => n + Number(m[2]), 0);
+      expect(calls).toBeGreaterThan(6);
+      expect(calls).toBeLessThan(200);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   it('Redis going away mid-run: the worker reports it, waits, and goes on; no task lost', async () => {
     const t = target();
     const events: string[] = [];
