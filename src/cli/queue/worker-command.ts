@@ -24,7 +24,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  createExecutor,
   describeConnection,
   type Executor,
   type Job,
@@ -57,6 +56,7 @@ import { RUN_DEFAULTS } from '../run/defaults.js';
 import { EXIT } from '../run/exit.js';
 import { jobErrorLines, jobErrorOf } from '../run/job-error.js';
 import { createShutdown, type Shutdown } from '../run/shutdown.js';
+import { buildPipeline } from '../run/pipeline.js';
 import { createStopper, FORCED, type Stopper } from '../run/stop.js';
 import { usageFailure } from '../run/usage.js';
 import { parseQueueArgs, passwordOfUrl, queueJobIdentity, queueTarget } from './args.js';
@@ -172,21 +172,15 @@ async function work(c: WorkerContext): Promise<number> {
   let executor: Executor;
   let services: readonly Service[];
   try {
-    // A signal may come while the job's setup() runs; after the second, stop waiting for it too.
-    const building = c.session.build(config, c.sources);
-    const built = await stopper.race(building);
-    if (built === FORCED) {
-      building.catch(() => undefined);
-      return EXIT.interrupted;
-    }
-    services = Object.values(built.services);
-    executor = createExecutor({
+    const pipeline = await buildPipeline(c.session, config, c.sources, stopper, (built) => ({
       ...job.options,
       stages: built.stages,
       ...(config.buffer !== undefined ? { buffer: config.buffer } : {}),
       // Each outcome is stored on its own: no order to keep.
       ordered: false,
-    });
+    }));
+    if (pipeline === FORCED) return EXIT.interrupted;
+    ({ executor, services } = pipeline);
   } catch (error) {
     if (error instanceof SluiceError) return usageFailure({ err }, 'worker', error.message);
     throw error;

@@ -16,7 +16,7 @@
  * failed tasks of a finished run again into a new file renamed over the output (io/retry-file.ts).
  */
 import { performance } from 'node:perf_hooks';
-import { createExecutor, SluiceError, type Executor, type ExecutorOptions, type Job, type Service } from '../../index.js';
+import { SluiceError, type Executor, type Job, type Service } from '../../index.js';
 import type { ConfigSource } from '../errors.js';
 import type { SluiceConfig } from '../config/schema.js';
 import type { CliIo } from '../io.js';
@@ -35,6 +35,7 @@ import { createRejectLog } from './rejects.js';
 import { endOutput, reportReplaced, reportRun } from './report.js';
 import { openRunOutput, type RunOutput } from './run-output.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
+import { buildPipeline } from './pipeline.js';
 import { createStopper, FORCED, type Stopper } from './stop.js';
 import { knownJobInputSize } from './tasks.js';
 import { usageFailure } from './usage.js';
@@ -126,22 +127,15 @@ async function runJob(c: RunContext): Promise<number> {
   let executor: Executor;
   let services: readonly Service[];
   try {
-    // A signal may come while the job's setup() runs; after the second, stop waiting for it too.
-    const building = c.session.build(config, sources);
-    const built = await stopper.race(building);
-    if (built === FORCED) {
-      building.catch(() => undefined);
-      return EXIT.interrupted;
-    }
-    services = Object.values(built.services);
     const fromConfig = (key: string): boolean => sources[key] !== undefined && sources[key].kind !== 'default';
-    const options: ExecutorOptions = {
+    const pipeline = await buildPipeline(c.session, config, sources, stopper, (built) => ({
       ...job.options,
       stages: built.stages,
       ...(config.buffer !== undefined ? { buffer: config.buffer } : {}),
       ...(fromConfig('ordered') || job.options?.ordered === undefined ? { ordered: config.ordered } : {}),
-    };
-    executor = createExecutor(options);
+    }));
+    if (pipeline === FORCED) return EXIT.interrupted;
+    ({ executor, services } = pipeline);
   } catch (error) {
     if (error instanceof SluiceError) return usageFailure(io, 'run', error.message);
     throw error;
