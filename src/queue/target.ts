@@ -60,9 +60,13 @@ export function resolveTarget(target: QueueTarget) {
 export async function openQueue(target: QueueTarget, onError?: (message: string) => void): Promise<OpenedQueue> {
   const resolved = resolveTarget(target);
   const { name, prefix, shownAs } = resolved;
-  const queue = new Queue(name, { connection: resolved.connection as ConnectionOptions, prefix });
-  // sluice's own commands (its records, EXISTS before adding, the reachability check) go on a client of its own.
+  // sluice's own commands (its records, EXISTS before adding, the reachability check) go on a client
+  // of its own, which is checked first: BullMQ's connections open only once Redis has answered it, so
+  // a refused target never leaves one of theirs in the middle of a (TLS) handshake.
   const client = new Redis({ ...resolved.connection, lazyConnect: true });
+  let queue: Queue | undefined;
+  /** The wait ended (a timeout, a refusal): the check goes no further. */
+  let gaveUp = false;
   let lastError: string | undefined;
   let refuse: ((error: unknown) => void) | undefined;
   const refused = new Promise<never>((_, reject) => {
@@ -75,11 +79,7 @@ export async function openQueue(target: QueueTarget, onError?: (message: string)
     // ioredis would retry these forever: they are answers, not an absence.
     if (isRefusal(error)) refuse?.(error);
   };
-  queue.on('error', failed);
   client.on('error', failed);
-  const closeBoth = async (): Promise<void> => {
-    await Promise.allSettled([queue.close(), client.quit().catch(() => client.disconnect())]);
-  };
   const timeoutMs = target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const timedOut = new Error('no answer');
   let timer: NodeJS.Timeout | undefined;
@@ -90,6 +90,9 @@ export async function openQueue(target: QueueTarget, onError?: (message: string)
         await client.ping();
         // A user whose ACL key patterns leave out the queue's keys gets NOPERM here, not in the middle of a MULTI.
         await client.exists(metaKey(prefix, name));
+        if (gaveUp) return;
+        queue = new Queue(name, { connection: resolved.connection as ConnectionOptions, prefix });
+        queue.on('error', failed);
         await queue.waitUntilReady();
       })(),
       refused,
@@ -97,19 +100,25 @@ export async function openQueue(target: QueueTarget, onError?: (message: string)
         timer = setTimeout(() => reject(timedOut), timeoutMs);
       }),
     ]);
+    const opened = queue!;
     return {
-      queue,
+      queue: opened,
       client,
       name,
       prefix,
       shownAs,
       redact: resolved.redact,
-      close: closeBoth,
+      close: async () => {
+        await Promise.allSettled([opened.close(), client.quit().catch(() => client.disconnect())]);
+      },
     };
   } catch (error) {
+    gaveUp = true;
     refuse = undefined;
+    // A socket torn down mid-handshake may report once more after ioredis let go of it.
+    (client as unknown as { stream?: NodeJS.EventEmitter }).stream?.on('error', () => undefined);
     client.disconnect();
-    await queue.close().catch(() => undefined);
+    await queue?.close().catch(() => undefined);
     const own = resolved.redact(messageOf(error));
     // "Connection is closed." and the like say less than the error that closed it.
     const why = error === timedOut || GENERIC.test(own) ? (lastError ?? own) : own;
