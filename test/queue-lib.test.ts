@@ -261,7 +261,15 @@ describe('queue library', () => {
       ],
     });
     await enqueue(steady, tasks(400), t);
-    const result = runWorker(steady, { ...t, exitWhenDrained: true, onEvent: (e) => events.push(e.type) });
+    // Short locks: a claim whose reply died with the server (the job is active under a lock nobody
+    // holds) comes back through the stalled check, after the lock and one interval, as on a node's death.
+    const result = runWorker(steady, {
+      ...t,
+      exitWhenDrained: true,
+      lockDurationMs: 2000,
+      stalledIntervalMs: 500,
+      onEvent: (e) => events.push(e.type),
+    });
     await until(() => done >= 50);
     await redis.stop({ keep: true });
     await until(() => events.includes('redis-error'));
