@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile, type Build } from '../harness/build.js';
 import { lastError, startChild, type Child, type ChildExit } from '../harness/child.js';
-import type { NodeReport } from './types.js';
+import { type NodeReport, workerCounters } from './types.js';
 
 export const SIM_JOB = fileURLToPath(new URL('./sim-job.mjs', import.meta.url));
 export const NOOP_JOB = fileURLToPath(new URL('./noop-job.mjs', import.meta.url));
@@ -182,15 +182,7 @@ function startCliNode(o: NodeOptions): Node {
             ...(log?.firstAt !== undefined ? { firstAt: log.firstAt } : {}),
             ...(log?.lastAt !== undefined ? { lastAt: log.lastAt } : {}),
             buckets: log?.buckets ?? [],
-            stats: {
-              claimed: s.claimed,
-              completed: s.completed,
-              failed: s.failed,
-              handedBack: s.handedBack,
-              dropped: s.dropped,
-              stalledFailed: s.stalledFailed,
-              peakHeld: s.peakHeld,
-            },
+            stats: workerCounters(s),
             events: {},
             causes: {},
           };

@@ -1,4 +1,5 @@
 /** What the scale-out bench's nodes (worker-child.ts) and the scenario share. */
+import type { QueueWorkerStats } from 'sluice';
 
 /** Width of a bucket of outcomes, ms. */
 export const BUCKET_MS = 100;
@@ -17,17 +18,21 @@ export interface NodeReport {
   /** Outcomes per bucket: [bucket start / BUCKET_MS, outcomes, failed outcomes]. */
   readonly buckets: readonly (readonly [number, number, number])[];
   /** The worker's own counters (queue mode). */
-  readonly stats?: {
-    readonly claimed: number;
-    readonly completed: number;
-    readonly failed: number;
-    readonly handedBack: number;
-    readonly dropped: number;
-    readonly stalledFailed: number;
-    readonly peakHeld: number;
-  };
+  readonly stats?: WorkerCounters;
   /** Worker events by type (lock lost, Redis errors...). */
   readonly events: Readonly<Record<string, number>>;
   /** Causes of failed outcomes, by message (ids removed). */
   readonly causes: Readonly<Record<string, number>>;
+}
+
+/** The worker's counters a node reports: those of sluice's `QueueWorkerStats` (its summary line carries the same). */
+export type WorkerCounters = Pick<
+  QueueWorkerStats,
+  'claimed' | 'completed' | 'failed' | 'handedBack' | 'dropped' | 'stalledFailed' | 'peakHeld'
+>;
+
+/** The counters of a worker's stats or summary, and nothing else of it. */
+export function workerCounters(s: WorkerCounters): WorkerCounters {
+  const { claimed, completed, failed, handedBack, dropped, stalledFailed, peakHeld } = s;
+  return { claimed, completed, failed, handedBack, dropped, stalledFailed, peakHeld };
 }

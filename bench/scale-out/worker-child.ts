@@ -21,7 +21,7 @@
 import { parseArgs } from 'node:util';
 import { createExecutor, runWorker, service, SluiceAbortError, type Job, type QueueWorkerEvent, type Service, type Stage } from 'sluice';
 import { commands, emit } from '../harness/lines.js';
-import { BUCKET_MS, type NodeReport } from './types.js';
+import { BUCKET_MS, type NodeReport, workerCounters } from './types.js';
 
 const { values } = parseArgs({
   options: {
@@ -129,15 +129,7 @@ try {
       outcomes,
       failed,
       buckets: [],
-      stats: {
-        claimed: s.claimed,
-        completed: s.completed,
-        failed: s.failed,
-        handedBack: s.handedBack,
-        dropped: s.dropped,
-        stalledFailed: s.stalledFailed,
-        peakHeld: s.peakHeld,
-      },
+      stats: workerCounters(s),
       events,
       causes,
     };
