@@ -135,4 +135,4 @@ export { SluiceTaskError } from './errors.js';
 
 // Outcomes and stats
 export type { Completed, Failed, Outcome } from './outcome.js';
-export type { BufferStats, ExecutorStats, StageStats, TaskStats } from './stats.js';
+export type { BatchStats, BufferStats, ExecutorStats, MainThreadStats, StageStats, TaskStats } from './stats.js';

@@ -14,12 +14,12 @@ export interface ExecutorOptions {
   readonly stages: readonly Stage[];
   /**
    * Bound of each buffer between two stages (finished upstream, not yet admitted downstream).
-   * @default the downstream stage's capacity
+   * @default the downstream stage's capacity (for a batching cpu stage, threads x B as B moves)
    */
   readonly buffer?: number;
   /**
    * Outcomes held for a consumer that is not pulling; when full, the pipeline stops admitting.
-   * @default the last stage's capacity
+   * @default the last stage's capacity (for a batching cpu stage, threads x B as B moves)
    */
   readonly outputBuffer?: number;
   /**
@@ -58,9 +58,16 @@ export type ResolvedStage = ResolvedIoStage | ResolvedCpuStage;
 
 export interface ResolvedOptions {
   readonly stages: readonly ResolvedStage[];
-  /** bounds[i]: the buffer after stage i (stages.length - 1 of them). */
+  /**
+   * bounds[i]: the buffer after stage i (stages.length - 1 of them). Unless `bufferSet`, the
+   * buffer in front of a batching cpu stage grows with the stage's capacity (threads x B).
+   */
   readonly bounds: readonly number[];
+  /** The executor's `buffer` was given: every bound is fixed. */
+  readonly bufferSet: boolean;
   readonly outputBound: number;
+  /** The executor's `outputBuffer` was given: the output's bound is fixed (else it follows a batching last stage's capacity). */
+  readonly outputSet: boolean;
   readonly ordered: boolean;
   /** The `window` option; undefined: the pipeline's own window, computed as capacities move. */
   readonly window: number | undefined;
@@ -87,11 +94,21 @@ export function resolveOptions(raw: ExecutorOptions): ResolvedOptions {
   });
   const buffer = optionalInt(raw.buffer, 'buffer', 1);
   const bounds = stages.slice(1).map((s) => buffer ?? s.capacity);
-  const outputBound = optionalInt(raw.outputBuffer, 'outputBuffer', 1) ?? stages[stages.length - 1]!.capacity;
+  const outputBuffer = optionalInt(raw.outputBuffer, 'outputBuffer', 1);
+  const outputBound = outputBuffer ?? stages[stages.length - 1]!.capacity;
   const ordered = optionalBool(raw.ordered, 'ordered') ?? DEFAULTS.ordered;
   const window = optionalInt(raw.window, 'window', 1);
   const stopOnError = optionalBool(raw.stopOnError, 'stopOnError') ?? DEFAULTS.stopOnError;
-  return { stages, bounds, outputBound, ordered, window, stopOnError };
+  return {
+    stages,
+    bounds,
+    bufferSet: buffer !== undefined,
+    outputBound,
+    outputSet: outputBuffer !== undefined,
+    ordered,
+    window,
+    stopOnError,
+  };
 }
 
 /** Checks what every stage has (an object, a name, a known kind), then lets its kind resolve the rest. */

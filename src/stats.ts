@@ -9,12 +9,42 @@ export interface StageStats {
   readonly active: number;
   /** Highest `active` seen in this run. */
   readonly peakActive: number;
+  /**
+   * The largest capacity a task was admitted under in this run: capacity moves with a service's
+   * limit and a batching stage's B, and `peakActive` never exceeds this.
+   */
+  readonly peakCapacity: number;
   /** Tasks running now (io call in flight, or on a worker thread). */
   readonly running: number;
   /** Highest `running` seen in this run. */
   readonly peakRunning: number;
   readonly completed: number;
   readonly failed: number;
+  /** A cpu stage's batching (tasks sent to a thread in one message); undefined on io stages. */
+  readonly batch?: BatchStats;
+}
+
+/**
+ * How a cpu stage batches: a free thread receives up to `size` ready tasks in one message.
+ * `capacity`, `active` and `running` above count tasks, not batches.
+ */
+export interface BatchStats {
+  /** B now: the most tasks the next batch may hold (1: one task per message, as without batching). */
+  readonly size: number;
+  /** The largest batch sent in this run. */
+  readonly peak: number;
+  /** Batches (messages to a thread) sent in this run. */
+  readonly batches: number;
+  /** The mean time a task took on its thread, as measured in the recent batches (ms); 0 until measured. */
+  readonly taskMs: number;
+}
+
+/** The main thread's event-loop utilisation (0 to 1): how busy the thread that runs every io stage was. */
+export interface MainThreadStats {
+  /** Over the run so far (0 before the run starts). */
+  readonly utilization: number;
+  /** Over the last few seconds (about 5; the run so far when it is younger). */
+  readonly recentUtilization: number;
 }
 
 export interface BufferStats {
@@ -22,7 +52,10 @@ export interface BufferStats {
   readonly name: string;
   readonly size: number;
   readonly peak: number;
+  /** The bound now (in front of a batching cpu stage, and after one, it moves with the stage's B). */
   readonly bound: number;
+  /** The largest bound a task entered under in this run: `peak` never exceeds this. */
+  readonly peakBound: number;
 }
 
 export interface TaskStats {
@@ -47,4 +80,10 @@ export interface ExecutorStats {
    */
   readonly buffered: { readonly size: number; readonly peak: number };
   readonly tasks: TaskStats;
+  /**
+   * The main thread's load. Every io stage, HTTP parsing and payload handling runs on it, so a job
+   * can keep at most about C / m threads busy (C: cpu time per task, m: main-thread time per task):
+   * near 1, the main thread is the bottleneck and more threads will not help.
+   */
+  readonly mainThread: MainThreadStats;
 }

@@ -56,8 +56,13 @@ async function track<T>(p: Probe, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** fetch (io, k) → count (cpu, T threads) → store (io, 1); counters seen from outside the engine. */
-function loadPipeline(k: number, threads: number, buffer?: number) {
+/**
+ * fetch (io, k) → count (cpu, T threads, `batch` tasks per message) → store (io, 1); counters seen
+ * from outside the engine. The batch is fixed, so every bound is exact: the cpu stage holds T x B
+ * tasks, and so does the buffer in front of it unless `buffer` is given ('auto' would move B with
+ * the measured task time; test/cpu-batch.test.ts covers it).
+ */
+function loadPipeline(k: number, threads: number, batch: false | number, buffer?: number) {
   const counters = new SharedArrayBuffer(16);
   const fetchProbe = probe();
   const storeProbe = probe();
@@ -79,7 +84,7 @@ function loadPipeline(k: number, threads: number, buffer?: number) {
           }),
         { concurrency: k },
       ),
-      cpu('count', countingWorker, { threads }),
+      cpu('count', countingWorker, { threads, batch }),
       io('store', (r: { id: number }) => track(storeProbe, async () => r.id), { concurrency: 1 }),
     ],
   });
@@ -93,10 +98,13 @@ function loadPipeline(k: number, threads: number, buffer?: number) {
 }
 
 describe('back pressure under load', () => {
-  it('keeps every stage within its capacity and every buffer within its bound', async () => {
+  it.each<[string, false | number, number]>([
+    ['one task per message (batch: false)', false, 1],
+    ['batches of 4', 4, 4],
+  ])('keeps every stage within its capacity and every buffer within its bound: %s', async (_, batch, B) => {
     const k = 6;
     const threads = 2;
-    const p = loadPipeline(k, threads);
+    const p = loadPipeline(k, threads, batch);
     const seen = new Set<number>();
     try {
       for await (const o of p.executor.run(range(300))) {
@@ -106,18 +114,21 @@ describe('back pressure under load', () => {
       const stats = p.executor.stats();
       expect(seen.size).toBe(300);
       expect(stats.tasks).toMatchObject({ pulled: 300, completed: 300, failed: 0, open: 0 });
-      // Seen from outside the engine: calls in flight, tasks on threads at once.
+      // Seen from outside the engine: calls in flight, tasks on threads at once (a thread runs
+      // the tasks of its batch one after another).
       expect(p.fetchProbe.peak).toBeLessThanOrEqual(k);
       expect(p.storeProbe.peak).toBeLessThanOrEqual(1);
       expect(p.cpuPeak()).toBeLessThanOrEqual(threads);
-      // Seen by the engine.
+      // Seen by the engine. A cpu stage's capacity counts tasks: threads x B.
+      expect(stats.stages[1]).toMatchObject({ capacity: threads * B, batch: { size: B } });
+      expect(stats.stages[1]!.batch!.peak).toBeLessThanOrEqual(B);
       for (const s of stats.stages) expect(s.peakActive).toBeLessThanOrEqual(s.capacity);
       for (const b of stats.buffers) expect(b.peak).toBeLessThanOrEqual(b.bound);
-      // Default bound: the downstream stage's capacity.
-      expect(stats.buffers.map((b) => b.bound)).toEqual([threads, 1, 1]);
+      // Default bound: the downstream stage's capacity (the output's: the last stage's).
+      expect(stats.buffers.map((b) => b.bound)).toEqual([threads * B, 1, 1]);
       // Fetched-but-unstarted payloads stay under io capacity + buffer bound + tasks posted to threads.
-      expect(stats.buffered.peak).toBeLessThanOrEqual(k + threads + threads + 1);
-      expect(p.peakFetchedNotStarted()).toBeLessThanOrEqual(k + threads + threads);
+      expect(stats.buffered.peak).toBeLessThanOrEqual(k + threads * B + threads * B + 1);
+      expect(p.peakFetchedNotStarted()).toBeLessThanOrEqual(k + threads * B + threads * B);
     } finally {
       await p.executor.close();
     }
@@ -126,7 +137,7 @@ describe('back pressure under load', () => {
   it('keeps peak buffered payloads and open tasks independent of the number of tasks', async () => {
     const peaks: Array<{ buffered: number; open: number }> = [];
     for (const n of [60, 600]) {
-      const p = loadPipeline(4, 2, 3);
+      const p = loadPipeline(4, 2, 4, 3);
       try {
         let count = 0;
         for await (const o of p.executor.run(range(n))) if (o.ok) count += 1;
@@ -134,12 +145,13 @@ describe('back pressure under load', () => {
         const s = p.executor.stats();
         peaks.push({ buffered: s.buffered.peak, open: s.tasks.peakOpen });
         expect(s.tasks.peakOpen).toBeLessThanOrEqual(pipelineWindow(s));
+        expect(s.stages[1]!.capacity).toBe(2 * 4);
       } finally {
         await p.executor.close();
       }
     }
-    // One bound for both sizes: io capacity + fetch→count buffer + cpu capacity + count→store buffer.
-    const bound = 4 + 3 + 2 + 3;
+    // One bound for both sizes: io capacity + fetch→count buffer + cpu capacity (threads x B) + count→store buffer.
+    const bound = 4 + 3 + 2 * 4 + 3;
     for (const p of peaks) expect(p.buffered).toBeLessThanOrEqual(bound);
   });
 });

@@ -3,7 +3,18 @@ import { Writable } from 'node:stream';
 import { stripVTControlCharacters } from 'node:util';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCodes, SluiceOptionError, service, type ExecutorStats, type Service, type ServiceStats } from '../src/index.js';
+import {
+  createExecutor,
+  ErrorCodes,
+  io,
+  SluiceOptionError,
+  service,
+  type ExecutorStats,
+  type MainThreadStats,
+  type Service,
+  type ServiceStats,
+} from '../src/index.js';
+import { ceilingJsonLine, ceilingLine, createCeilingWatch } from '../src/cli/observe/ceiling-warning.js';
 import { createFigureTracker, figuresOf, type Figures } from '../src/cli/observe/figures.js';
 import { formatDuration, formatRate } from '../src/cli/observe/format.js';
 import { formatJsonLine } from '../src/cli/observe/json-log.js';
@@ -13,7 +24,16 @@ import { createReporter, resolveLogMode } from '../src/cli/observe/reporter.js';
 import type { RunSnapshot } from '../src/cli/observe/snapshot.js';
 
 function stats(
-  o: { buffered?: number; cpuRunning?: number[]; cpuCapacity?: number[]; pulled?: number; open?: number } = {},
+  o: {
+    buffered?: number;
+    cpuRunning?: number[];
+    cpuCapacity?: number[];
+    /** Each cpu stage's batch size B (its capacity is then threads × B); none: no batch stats. */
+    cpuBatch?: number[];
+    pulled?: number;
+    open?: number;
+    main?: MainThreadStats;
+  } = {},
 ): ExecutorStats {
   const cpu = (o.cpuCapacity ?? []).map((capacity, i) => ({
     name: `cpu${i}`,
@@ -21,22 +41,36 @@ function stats(
     capacity,
     active: o.cpuRunning?.[i] ?? 0,
     peakActive: capacity,
+    peakCapacity: capacity,
     running: o.cpuRunning?.[i] ?? 0,
     peakRunning: capacity,
     completed: 10,
     failed: 1,
+    ...(o.cpuBatch?.[i] !== undefined ? { batch: { size: o.cpuBatch[i]!, peak: o.cpuBatch[i]!, batches: 7, taskMs: 0.02 } } : {}),
   }));
   return {
     stages: [
-      { name: 'fetch', kind: 'io', capacity: 16, active: 12, peakActive: 16, running: 9, peakRunning: 16, completed: 40, failed: 2 },
+      {
+        name: 'fetch',
+        kind: 'io',
+        capacity: 16,
+        active: 12,
+        peakActive: 16,
+        peakCapacity: 16,
+        running: 9,
+        peakRunning: 16,
+        completed: 40,
+        failed: 2,
+      },
       ...cpu,
     ],
     buffers: [
-      { name: 'fetch→cpu0', size: o.buffered ?? 0, peak: 8, bound: 8 },
-      { name: 'output', size: 1, peak: 4, bound: 16 },
+      { name: 'fetch→cpu0', size: o.buffered ?? 0, peak: 8, bound: 8, peakBound: 8 },
+      { name: 'output', size: 1, peak: 4, bound: 16, peakBound: 16 },
     ],
     buffered: { size: o.buffered ?? 0, peak: 8 },
     tasks: { pulled: o.pulled ?? 0, open: o.open ?? 0, peakOpen: 20, completed: 0, failed: 0 },
+    mainThread: o.main ?? { utilization: 0.25, recentUtilization: 0.5 },
   };
 }
 
@@ -99,6 +133,18 @@ describe('figures', () => {
     expect(f.buffered).toBe(7);
   });
 
+  it("counts a batching stage's threads as its capacity over B, busy ones as running tasks over B rounded up", () => {
+    const f = figuresOf(snap({ done: 0, stats: stats({ cpuCapacity: [128, 3], cpuRunning: [70, 2], cpuBatch: [64] }) }), 0);
+    expect(f.threads).toBe(5); // 128 / 64 + 3
+    expect(f.busyThreads).toBe(4); // ceil(70 / 64) + 2
+    expect(f.batches).toEqual([{ name: 'cpu0', size: 64 }]);
+    const unbatched = figuresOf(snap({ done: 0, stats: stats({ cpuCapacity: [2], cpuRunning: [2], cpuBatch: [1] }) }), 0);
+    expect([unbatched.threads, unbatched.busyThreads]).toEqual([2, 2]);
+    expect(unbatched.batches).toEqual([{ name: 'cpu0', size: 1 }]);
+    const main = figuresOf(snap({ done: 0, stats: stats({ main: { utilization: 0.3, recentUtilization: 0.95 } }) }), 0);
+    expect(main.mainThread).toEqual({ utilization: 0.3, recentUtilization: 0.95 });
+  });
+
   it('formats rates and durations', () => {
     const rates: [number, string][] = [
       [0, '0/s'],
@@ -139,7 +185,13 @@ describe('json reporter', () => {
       done: 40,
       failed: 1,
       total: 100,
-      stats: stats({ buffered: 5, cpuCapacity: [2], cpuRunning: [2] }),
+      stats: stats({
+        buffered: 5,
+        cpuCapacity: [128],
+        cpuRunning: [100],
+        cpuBatch: [64],
+        main: { utilization: 0.41234, recentUtilization: 0.5678 },
+      }),
       services: [svcStats('docs', 16, 16, 3)],
     });
     r.tick();
@@ -167,6 +219,8 @@ describe('json reporter', () => {
       busyThreads: 2,
       threads: 2,
       draining: false,
+      mainThread: { utilization: 0.412, recentUtilization: 0.568 },
+      batch: { cpu0: 64 },
       services: { docs: { limit: 16, inFlight: 16, queued: 3 } },
     });
     expect(parsed[2]).toMatchObject({ done: 60, rate: 30, draining: true });
@@ -179,6 +233,8 @@ describe('json reporter', () => {
     expect(line).not.toHaveProperty('total');
     expect(line).not.toHaveProperty('percent');
     expect(line).not.toHaveProperty('etaMs');
+    expect(line).not.toHaveProperty('batch'); // no cpu stage reports one
+    expect(line.mainThread).toEqual({ utilization: 0.25, recentUtilization: 0.5 });
     expect(line.rate).toBe(1.23);
   });
 
@@ -300,6 +356,8 @@ describe('bar reporter', () => {
     expect(text).toContain('store 4/8');
     expect(text).toContain('buf 5');
     expect(text).toContain('cpu 2/2');
+    expect(text).toContain('main 50%'); // live: the last few seconds
+    expect(text).not.toContain('batch');
     expect(text).toContain('failed 1');
     expect(text).not.toContain('draining');
     current = busy({ draining: true });
@@ -307,6 +365,7 @@ describe('bar reporter', () => {
     r.stop();
     const last = stripVTControlCharacters(chunks.slice(before).join(''));
     expect(last).toContain('draining');
+    expect(last).toContain('main 25%'); // final: the whole run
     expect(last.endsWith('\n')).toBe(true);
     for (const line of stripVTControlCharacters(chunks.join('')).split('\n')) expect(line.length).toBeLessThan(100);
     const after = chunks.length;
@@ -348,13 +407,26 @@ describe('bar reporter', () => {
 
   it('renders the one-line form when it fits', () => {
     const f = figuresOf(busy(), 240);
-    expect(formatBar(f, 120)).toBe(
-      '[########............] 4210/10000 42% 240/s ETA 25s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ failed 1',
+    expect(formatBar(f, 130)).toBe(
+      '[########............] 4210/10000 42% 240/s ETA 25s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ main 50% │ failed 1',
     );
-    expect(formatBar(f, 120, true)).toContain('4210/10000 42% 240/s in 18s');
-    expect(formatBar(figuresOf(busy({ total: undefined }), 240), 120)).toBe(
-      '4210 done 240/s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ failed 1',
+    expect(formatBar(f, 130, true)).toContain('4210/10000 42% 240/s in 18s');
+    expect(formatBar(figuresOf(busy({ total: undefined }), 240), 130)).toBe(
+      '4210 done 240/s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ main 50% │ failed 1',
     );
+    const batching = busy({ stats: stats({ buffered: 5, cpuCapacity: [128, 2], cpuRunning: [128, 0], cpuBatch: [64, 1] }) });
+    expect(formatBar(figuresOf(batching, 240), 140)).toContain('│ cpu 2/4 │ batch 64 │ main 50% │');
+  });
+
+  it('keeps a saturated main thread on a narrow line longer than the cpu and buffered figures', () => {
+    const saturated = busy({
+      stats: stats({ buffered: 5, cpuCapacity: [2], cpuRunning: [2], main: { utilization: 0.9, recentUtilization: 0.96 } }),
+    });
+    const line = formatBar(figuresOf(saturated, 240), 52).split('\n')[0]!;
+    expect(line).toContain('main 96%');
+    expect(line).not.toContain('cpu 2/2');
+    expect(line).not.toContain('buf 5');
+    expect(formatBar(figuresOf(busy(), 240), 52).split('\n')[0]).not.toContain('main');
   });
 
   it('moves services to a second line, then drops figures, to fit narrow terminals', () => {
@@ -368,6 +440,159 @@ describe('bar reporter', () => {
       if (columns >= 60) expect(lines[0]).toContain('draining');
     }
     expect(formatBar(figuresOf(many, 240), 60).split('\n')[1]).toMatch(/^docs 8\/16 q2 │ .* │ \+\d$/);
+  });
+});
+
+describe('the ceiling warning', () => {
+  const at = (elapsedMs: number, recentUtilization: number) => ({ elapsedMs, mainThread: { utilization: 0.8, recentUtilization } });
+
+  it('fires once when the main thread stays >= 90% busy for 15 s over at least 3 checks in a row', () => {
+    const watch = createCeilingWatch();
+    const fired: number[] = [];
+    for (let t = 0; t <= 60_000; t += 1000) if (watch(at(t, 0.95)) !== undefined) fired.push(t);
+    expect(fired).toEqual([15_000]);
+  });
+
+  it('needs 3 checks even when they are far apart, and starts again after a check below', () => {
+    const sparse = createCeilingWatch();
+    expect(sparse(at(0, 0.99))).toBeUndefined();
+    expect(sparse(at(30_000, 0.99))).toBeUndefined(); // 30 s, but only 2 checks
+    expect(sparse(at(60_000, 0.99))).toMatchObject({ elapsedMs: 60_000, forMs: 60_000, recentUtilization: 0.99 });
+
+    // Spikes: 14 s saturated, one check below, 14 s again: never 15 s in a row.
+    const spiky = createCeilingWatch();
+    let t = 0;
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 15; i++, t += 1000) expect(spiky(at(t, 1))).toBeUndefined();
+      expect(spiky(at(t, 0.5))).toBeUndefined();
+      t += 1000;
+    }
+    // Just below the threshold, for a long time: never.
+    const below = createCeilingWatch();
+    for (let t2 = 0; t2 <= 120_000; t2 += 1000) expect(below(at(t2, 0.899))).toBeUndefined();
+  });
+
+  it('takes its thresholds as options and rejects bad ones', () => {
+    const quick = createCeilingWatch({ utilization: 0.5, forMs: 0, checks: 2 });
+    expect(quick(at(0, 0.5))).toBeUndefined();
+    expect(quick(at(1, 0.5))).toMatchObject({ threshold: 0.5, forMs: 1 });
+    expect(quick(at(2, 0.5))).toBeUndefined();
+    for (const bad of [{ utilization: 0 }, { utilization: 1.5 }, { forMs: -1 }, { checks: 0 }, { checks: 1.5 }]) {
+      expect(() => createCeilingWatch(bad)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_OPTION }));
+    }
+  });
+
+  it('says what it means, as a line and as a JSON event', () => {
+    const alarm = { elapsedMs: 20_400.4, forMs: 15_000, threshold: 0.9, utilization: 0.81234, recentUtilization: 0.964 };
+    expect(ceilingLine(alarm)).toBe(
+      'sluice: warning: the main thread has been at least 90% busy for 15 s (96% over the last few seconds): ' +
+        'it runs every io stage and the payload handling, and it is the bottleneck, so more --threads will not help; ' +
+        'move parsing and payload handling into a cpu stage, or run more processes (sluice worker)',
+    );
+    expect(JSON.parse(ceilingJsonLine(alarm))).toEqual({
+      type: 'warning',
+      warning: 'main-thread-ceiling',
+      elapsedMs: 20_400,
+      forMs: 15_000,
+      mainThread: { utilization: 0.812, recentUtilization: 0.964 },
+      message: ceilingLine(alarm).slice('sluice: warning: '.length),
+    });
+  });
+
+  it('is written once per run by every reporter mode, after the tick that crosses the line', () => {
+    const saturated = (elapsedMs: number): RunSnapshot =>
+      snap({ elapsedMs, done: 1, stats: stats({ main: { utilization: 0.9, recentUtilization: 0.97 } }) });
+    for (const mode of ['json', 'none', 'bar'] as const) {
+      let t = 0;
+      const lines: string[] = [];
+      const { stream, chunks } = fakeTty(400);
+      const r = createReporter(mode, { snapshot: () => saturated(t), intervalMs: 1000, stream, write: (l) => lines.push(l) });
+      for (; t <= 40_000; t += 1000) r.tick();
+      r.stop();
+      const out = mode === 'bar' ? stripVTControlCharacters(chunks.join('')).split('\n') : lines;
+      const warnings = out.filter((l) => l.includes('main-thread-ceiling') || l.startsWith('sluice: warning:'));
+      expect([mode, warnings.length]).toEqual([mode, 1]);
+      if (mode === 'json') {
+        expect(JSON.parse(warnings[0]!)).toMatchObject({ type: 'warning', elapsedMs: 15_000, forMs: 15_000 });
+        // Right after the progress line of the 16th tick, and every other line is a progress line.
+        expect(lines.indexOf(warnings[0]!)).toBe(16);
+        expect(lines.filter((l) => JSON.parse(l).type === 'progress')).toHaveLength(lines.length - 1);
+      } else expect(warnings[0]).toMatch(/^sluice: warning: the main thread has been at least 90% busy for 15 s \(97%/);
+    }
+  });
+
+  it('stays quiet when the main thread is not saturated, or when turned off', () => {
+    for (const mode of ['json', 'none', 'bar'] as const) {
+      let t = 0;
+      let recent = 0.5;
+      const lines: string[] = [];
+      const { stream, chunks } = fakeTty(400);
+      const snapshot = (): RunSnapshot =>
+        snap({ elapsedMs: t, done: 1, stats: stats({ main: { utilization: 0.6, recentUtilization: recent } }) });
+      const r = createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l) });
+      const off = createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l), ceiling: false });
+      for (; t <= 60_000; t += 1000) {
+        recent = t % 10_000 === 0 ? 0.5 : 0.99; // saturated 9 s out of 10
+        r.tick();
+      }
+      recent = 1;
+      for (; t <= 120_000; t += 1000) off.tick();
+      r.stop();
+      off.stop();
+      const text = lines.join('\n') + stripVTControlCharacters(chunks.join(''));
+      expect([mode, text.includes('warning')]).toEqual([mode, false]);
+    }
+  });
+
+  it("warns from a real run's stats when an io stage keeps the main thread busy, and not when it waits", async () => {
+    const spin = (ms: number): void => {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        // burn the main thread, as payload handling does
+      }
+    };
+    const runWith = async (work: () => Promise<void>): Promise<{ lines: string[]; main: MainThreadStats }> => {
+      const ex = createExecutor<number, number>({
+        stages: [
+          io<number, number>(
+            'handle',
+            async (n) => {
+              await work();
+              return n;
+            },
+            { concurrency: 1 },
+          ),
+        ],
+      });
+      const started = performance.now();
+      const lines: string[] = [];
+      const r = createReporter('json', {
+        snapshot: () => snap({ elapsedMs: performance.now() - started, done: 0, stats: ex.stats() }),
+        intervalMs: 40,
+        write: (l) => lines.push(l),
+        ceiling: { forMs: 200, checks: 3 },
+      });
+      r.start();
+      let done = 0;
+      for await (const o of ex.run(Array.from({ length: 40 }, (_, i) => i))) if (o.ok) done += 1;
+      r.stop();
+      expect(done).toBe(40);
+      return { lines, main: ex.stats().mainThread };
+    };
+    // 40 tasks of 15 ms of main-thread work, each yielding to the event loop after it.
+    const busy = await runWith(async () => {
+      spin(15);
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    const warnings = busy.lines.filter((l) => JSON.parse(l).type === 'warning');
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!).mainThread.recentUtilization).toBeGreaterThanOrEqual(0.9);
+    expect(busy.main.utilization).toBeGreaterThanOrEqual(0.9);
+    // The same number of tasks waiting 10 ms each on a timer: the main thread idles.
+    const idle = await runWith(() => new Promise((resolve) => setTimeout(resolve, 10)));
+    expect(idle.lines.filter((l) => JSON.parse(l).type === 'warning')).toEqual([]);
+    expect(idle.main.utilization).toBeLessThan(0.9);
+    expect(idle.lines.filter((l) => JSON.parse(l).type === 'progress').length).toBeGreaterThan(3);
   });
 });
 
@@ -438,7 +663,15 @@ describe('metrics', () => {
           done: 4,
           failed: 1,
           total: 10,
-          stats: stats({ buffered: 3, cpuCapacity: [2], cpuRunning: [1], pulled: 6, open: 2 }),
+          stats: stats({
+            buffered: 3,
+            cpuCapacity: [128],
+            cpuRunning: [1],
+            cpuBatch: [64],
+            pulled: 6,
+            open: 2,
+            main: { utilization: 0.42, recentUtilization: 0.97 },
+          }),
           services: [docs.stats()],
         });
       },
@@ -479,7 +712,11 @@ describe('metrics', () => {
       ['service_attempt_duration_seconds_bucket', { ...docsL, outcome: 'success', le: '+Inf' }, 3],
       ['outcomes_total', { result: 'completed' }, 3],
       ['outcomes_total', { result: 'failed', stage: 'fetch' }, 1],
-      ['stage_capacity', { stage: 'cpu0', kind: 'cpu' }, 2],
+      ['stage_capacity', { stage: 'cpu0', kind: 'cpu' }, 128],
+      ['stage_batch_size', { stage: 'cpu0', kind: 'cpu' }, 64],
+      ['stage_batches_total', { stage: 'cpu0', kind: 'cpu' }, 7],
+      ['main_thread_utilization', {}, 0.42],
+      ['main_thread_recent_utilization', {}, 0.97],
       ['stage_running', { stage: 'cpu0', kind: 'cpu' }, 1],
       ['stage_active', { stage: 'fetch', kind: 'io' }, 12],
       ['stage_tasks_total', { stage: 'fetch', kind: 'io', result: 'failed' }, 2],
@@ -494,6 +731,10 @@ describe('metrics', () => {
     for (const [name, labels, value] of expected) expect([name, labels, metricOf(text, p + name, labels)]).toEqual([name, labels, value]);
     expect(text).toContain('# TYPE sluice_service_attempts_total counter');
     expect(text).toContain('# TYPE sluice_service_limit gauge');
+    expect(metricOf(text, `${p}stage_batch_size`, { stage: 'fetch', kind: 'io' })).toBeUndefined(); // cpu stages only
+    expect(text).toMatch(/^# HELP sluice_main_thread_utilization The main thread's event-loop utilisation over the run/m);
+    expect(text).toMatch(/^# HELP sluice_main_thread_recent_utilization .*bottleneck, and more threads will not help\.$/m);
+    expect(text).toContain('# TYPE sluice_main_thread_recent_utilization gauge');
     expect(metricOf(text, `${p}process_resident_memory_bytes`)).toBeGreaterThan(0);
 
     // Counters follow the stats without counting twice.

@@ -382,6 +382,7 @@ describe('the run summary', () => {
     buffers: [],
     buffered: { size: 0, peak: 3 },
     tasks: { pulled, open: 0, peakOpen: 8, completed: 0, failed: 0 },
+    mainThread: { utilization: 0.4123, recentUtilization: 0.9 },
   });
   const base: RunSummary = {
     job: 'j',
@@ -399,7 +400,7 @@ describe('the run summary', () => {
 
   it('accounts for every pulled task: completed, failed and interrupted, in both forms', () => {
     const [human, why] = formatSummary(base, false);
-    expect(human).toMatch(/^sluice: j: 40 completed, 1 failed, 9 interrupted in 2\.0 s/);
+    expect(human).toMatch(/^sluice: j: 40 completed, 1 failed, 9 interrupted in 2\.0 s \(20\.5 tasks\/s\); main thread 41% busy; /);
     expect(why).toBe(
       'sluice: interrupted by SIGINT: 9 started tasks were aborted (no output line: a later run can do them again); the rest of the input was not started',
     );
@@ -413,6 +414,7 @@ describe('the run summary', () => {
       pulled: 50,
       interruptedBy: 'SIGINT',
       forced: true,
+      mainThreadUtilization: 0.412,
     });
   });
 
@@ -450,8 +452,17 @@ describe('sluice bench', () => {
       expect(table).toContain(label);
     }
     expect(c.out.filter((l) => l.startsWith('*'))).toHaveLength(1);
+    expect(c.out[0]).toMatch(/failures\s+main thread$/);
+    for (const row of c.out.slice(2, 6)) expect(row).toMatch(/\s\d{1,3}%$/);
     const report = JSON.parse(await readFile(out, 'utf8')) as {
-      results: Array<{ label: string; failures: number; peakBuffered: number; peakRssMiB: number; tasksPerSecond: number }>;
+      results: Array<{
+        label: string;
+        failures: number;
+        peakBuffered: number;
+        peakRssMiB: number;
+        tasksPerSecond: number;
+        mainThreadUtilization: number;
+      }>;
       runs: Array<{ summary: { tasks: number } }>;
       best: string;
     };
@@ -461,6 +472,8 @@ describe('sluice bench', () => {
       expect(r.failures).toBe(0);
       expect(r.peakRssMiB).toBeGreaterThan(0);
       expect(r.tasksPerSecond).toBeGreaterThan(0);
+      expect(r.mainThreadUtilization).toBeGreaterThan(0); // every run reported it
+      expect(r.mainThreadUtilization).toBeLessThanOrEqual(1);
     }
     expect(report.results.map((r) => r.label)).toContain(report.best);
   });

@@ -124,7 +124,9 @@ describe('an input that cannot be cloned (an io stage hands it to a cpu stage)',
         },
         { concurrency: 2 },
       ),
-      cpu('compute', worker, { threads: 2 }),
+      // One task per message: the check below needs its two gated tasks on two threads at once,
+      // which a batch would put on one thread, one after the other. (In a batch: test/cpu-batch.test.ts.)
+      cpu('compute', worker, { threads: 2, batch: false }),
     ]);
     const outcomes = await collect(ex.run(Array.from({ length: 9 }, (_, n) => ({ n }))));
     for (const o of outcomes) {

@@ -211,7 +211,11 @@ describe('cpu timeoutMs', () => {
 
 describe('a worker whose heap is exhausted under resourceLimits', () => {
   it('fails that task alone with ERR_SLUICE_WORKER_CRASHED; the pool replaces the thread and the rest complete', async () => {
-    const ex = start([cpu('compute', worker, { threads: 2, resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 } })]);
+    // One task per message: the check at the end needs its two paired tasks on two threads at once,
+    // which a batch would put on one thread, one after the other. (A crash in a batch: test/cpu-batch.test.ts.)
+    const ex = start([
+      cpu('compute', worker, { threads: 2, batch: false, resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 } }),
+    ]);
     const tasks: Task[] = Array.from({ length: 10 }, (_, n) => (n === 2 ? { n, hog: true } : { n }));
     const outcomes = await collect(ex.run(tasks));
     expect(outcomes.map((o) => o.index)).toEqual(tasks.map((_, i) => i));

@@ -79,9 +79,11 @@ describe('runDemo: the demo job through the machinery of sluice run, in-process'
 
     const { stats } = summary;
     expect(stats.tasks).toMatchObject({ pulled: tasks, open: 0, completed: tasks, failed: 0 });
+    // A cpu stage's capacity counts tasks: threads x B, its batch size now (`batch: 'auto'`).
+    const batch = stats.stages[1]!.batch!.size;
     expect(stats.stages.map((s) => [s.name, s.kind, s.capacity])).toEqual([
       ['fetch', 'io', concurrency],
-      ['synthesize', 'cpu', 2],
+      ['synthesize', 'cpu', 2 * batch],
     ]);
     const bound =
       stats.stages.slice(0, -1).reduce((n, s) => n + s.capacity, 0) + stats.buffers.slice(0, -1).reduce((n, b) => n + b.bound, 0);

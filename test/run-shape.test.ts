@@ -27,17 +27,18 @@ describe('stats() before any run', () => {
     const before = ex.stats();
     expect(before).toEqual({
       stages: [
-        { name: 'a', kind: 'io', capacity: 2, active: 0, peakActive: 0, running: 0, peakRunning: 0, completed: 0, failed: 0 },
-        { name: 'b', kind: 'io', capacity: 3, active: 0, peakActive: 0, running: 0, peakRunning: 0, completed: 0, failed: 0 },
-        { name: 'c', kind: 'io', capacity: 1, active: 0, peakActive: 0, running: 0, peakRunning: 0, completed: 0, failed: 0 },
+        { name: 'a', kind: 'io', capacity: 2, active: 0, peakActive: 0, peakCapacity: 0, running: 0, peakRunning: 0, completed: 0, failed: 0 },
+        { name: 'b', kind: 'io', capacity: 3, active: 0, peakActive: 0, peakCapacity: 0, running: 0, peakRunning: 0, completed: 0, failed: 0 },
+        { name: 'c', kind: 'io', capacity: 1, active: 0, peakActive: 0, peakCapacity: 0, running: 0, peakRunning: 0, completed: 0, failed: 0 },
       ],
       buffers: [
-        { name: 'a→b', size: 0, peak: 0, bound: 4 },
-        { name: 'b→c', size: 0, peak: 0, bound: 4 },
-        { name: 'output', size: 0, peak: 0, bound: 5 },
+        { name: 'a→b', size: 0, peak: 0, bound: 4, peakBound: 0 },
+        { name: 'b→c', size: 0, peak: 0, bound: 4, peakBound: 0 },
+        { name: 'output', size: 0, peak: 0, bound: 5, peakBound: 0 },
       ],
       buffered: { size: 0, peak: 0 },
       tasks: { pulled: 0, open: 0, peakOpen: 0, completed: 0, failed: 0 },
+      mainThread: { utilization: 0, recentUtilization: 0 },
     });
     // Asking changes nothing, and a run over an empty input reports exactly the same.
     expect(ex.stats()).toEqual(before);

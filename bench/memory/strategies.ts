@@ -131,12 +131,21 @@ function sluice(w: Workload, worker: URL): Strategy {
       const s = ex.stats();
       // Payloads that finished a stage and wait for the next: held in a non-last stage's slots or
       // in a buffer between stages (the output buffer holds results, not payloads).
-      const bound = s.stages.slice(0, -1).reduce((a, st) => a + st.capacity, 0) + s.buffers.slice(0, -1).reduce((a, b) => a + b.bound, 0);
+      // The largest of the run: a batching stage's capacity and the buffer in front of it move with its B.
+      const bound =
+        s.stages.slice(0, -1).reduce((a, st) => a + st.peakCapacity, 0) + s.buffers.slice(0, -1).reduce((a, b) => a + b.peakBound, 0);
       return {
         bound,
         stats: {
-          stages: s.stages.map((st) => ({ name: st.name, capacity: st.capacity, peakActive: st.peakActive, peakRunning: st.peakRunning })),
-          buffers: s.buffers.map((b) => ({ name: b.name, peak: b.peak, bound: b.bound })),
+          stages: s.stages.map((st) => ({
+            name: st.name,
+            capacity: st.capacity,
+            peakCapacity: st.peakCapacity,
+            peakActive: st.peakActive,
+            peakRunning: st.peakRunning,
+            ...(st.batch ? { batch: st.batch } : {}),
+          })),
+          buffers: s.buffers.map((b) => ({ name: b.name, peak: b.peak, bound: b.bound, peakBound: b.peakBound })),
           buffered: s.buffered,
           peakOpen: s.tasks.peakOpen,
         },

@@ -15,9 +15,11 @@ const SKIPPED = Symbol('skipped');
 
 export class Outcomes {
   readonly #ordered: boolean;
-  readonly #bound: number;
+  /** The output's bound now (it follows a batching last stage's capacity). */
+  readonly #bound: () => number;
   readonly #queue: Outcome[] = [];
   #peak = 0;
+  #peakBound = 0;
   readonly #reorder = new Map<number, Outcome | typeof SKIPPED>();
   #nextIndex = 0;
   readonly #waiters: Waiter[] = [];
@@ -28,7 +30,7 @@ export class Outcomes {
   #endErrorDelivered = false;
   readonly #settledWaiters: Array<() => void> = [];
 
-  constructor(ordered: boolean, bound: number) {
+  constructor(ordered: boolean, bound: () => number) {
     this.#ordered = ordered;
     this.#bound = bound;
   }
@@ -42,6 +44,11 @@ export class Outcomes {
     return this.#peak;
   }
 
+  /** The largest bound an outcome entered under (unordered; in input order the window bounds what waits). */
+  get peakBound(): number {
+    return this.#peakBound;
+  }
+
   get yielded(): number {
     return this.#yielded;
   }
@@ -53,7 +60,9 @@ export class Outcomes {
    */
   emit(outcome: Outcome, force = false): boolean {
     if (!this.#ordered) {
-      if (!force && this.#queue.length >= this.#bound) return false;
+      const bound = this.#bound();
+      if (!force && this.#queue.length >= bound) return false;
+      if (bound > this.#peakBound) this.#peakBound = bound;
       this.#queue.push(outcome);
     } else {
       this.#reorder.set(outcome.index, outcome);

@@ -17,6 +17,8 @@ import type { ResolvedOptions } from '../options.js';
 import type { Failed, Outcome } from '../outcome.js';
 import { StageFailure, StageFatal, type StageRunner } from '../stages/runner.js';
 import type { ExecutorStats } from '../stats.js';
+import { outputBound, pipelineWindow } from './bounds.js';
+import { EluMeter } from './elu.js';
 import { Input } from './input.js';
 import { newItem, type KeyFunction } from './keys.js';
 import { Outcomes } from './outcomes.js';
@@ -54,6 +56,8 @@ export class Run implements AsyncIterableIterator<Outcome> {
   readonly #input: Input;
   readonly #outcomes: Outcomes;
   readonly #stages: Stages;
+  /** The main thread's event-loop utilisation while the run lives. */
+  readonly #elu = new EluMeter();
   #phase: Phase = 'idle';
   /** A stage rejected with a StageFatal: the run ends with its error. */
   #fatal = false;
@@ -76,10 +80,11 @@ export class Run implements AsyncIterableIterator<Outcome> {
     this.#key = init.key;
     this.#onStart = init.onStart;
     this.#onSettle = init.onSettle;
-    this.#outcomes = new Outcomes(options.ordered, options.outputBound);
-    this.#stages = new Stages(runners, options.bounds, this.#outcomes);
+    this.#outcomes = new Outcomes(options.ordered, () => outputBound(options, runners));
+    this.#stages = new Stages(runners, options.bounds, options.bufferSet, this.#outcomes);
     this.#input = new Input(init.source, {
-      room: () => this.#phase === 'running' && this.#stages.free(0) && this.#open() < this.#window(),
+      room: () =>
+        this.#phase === 'running' && this.#stages.free(0) && this.#open() < pipelineWindow(this.#opts, this.#runners, this.#stages),
       task: (index, value) => this.#take(index, value),
       end: (error) => {
         if (this.#phase !== 'running') return;
@@ -138,7 +143,12 @@ export class Run implements AsyncIterableIterator<Outcome> {
   stats(): ExecutorStats {
     return statsOf(this.#opts, this.#runners, {
       ...this.#stages.counters(),
-      output: { size: this.#outcomes.size, peak: this.#outcomes.peak },
+      output: {
+        size: this.#outcomes.size,
+        peak: this.#outcomes.peak,
+        bound: outputBound(this.#opts, this.#runners),
+        peakBound: this.#outcomes.peakBound,
+      },
       tasks: {
         pulled: this.#input.pulled,
         open: this.#open(),
@@ -146,6 +156,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
         completed: this.#completed,
         failed: this.#failed,
       },
+      mainThread: this.#elu.read(),
     });
   }
 
@@ -157,6 +168,8 @@ export class Run implements AsyncIterableIterator<Outcome> {
     const signal = this.#signal;
     this.#onStart();
     this.#phase = 'running';
+    this.#elu.start();
+    for (const runner of this.#runners) runner.startRun?.();
     if (signal?.aborted) {
       this.#settleAtStart(new SluiceAbortError(signal.reason));
       return;
@@ -195,6 +208,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
   /** The run ends before it pulled anything (aborted already, or the input has no iterator). */
   #settleAtStart(error: unknown): void {
     this.#phase = 'settled';
+    this.#elu.stop();
     this.#outcomes.endError = error;
     this.#onSettle();
   }
@@ -235,20 +249,6 @@ export class Run implements AsyncIterableIterator<Outcome> {
       admitted = true;
     }
     return admitted;
-  }
-
-  /**
-   * Tasks that may be open at once. Unordered, the stages and buffers bound it by themselves; in
-   * input order, finished outcomes wait for earlier ones, so the window bounds them.
-   */
-  #window(): number {
-    const { window, ordered, bounds, outputBound } = this.#opts;
-    if (window !== undefined) return window;
-    if (!ordered) return Number.POSITIVE_INFINITY;
-    let sum = outputBound;
-    for (const r of this.#runners) sum += r.capacity;
-    for (const b of bounds) sum += b;
-    return sum;
   }
 
   /** The task at `index` was pulled: it enters the first stage. */
@@ -371,6 +371,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
     if (this.#phase === 'settled' || this.#phase === 'idle' || this.#phase === 'running') return;
     if (this.#input.pulling || !this.#stages.idle()) return;
     this.#phase = 'settled';
+    this.#elu.stop();
     for (const unsubscribe of this.#unsubscribes.splice(0)) unsubscribe();
     this.#onSettle();
     this.#outcomes.settled();

@@ -27,6 +27,7 @@ export class StageState implements StageCounters {
   /** Slots taken: tasks running, or finished and held (and a pending pull's reservation). */
   active = 0;
   peakActive = 0;
+  peakCapacity = 0;
   running = 0;
   peakRunning = 0;
   completed = 0;
@@ -38,21 +39,26 @@ export class Stages {
   readonly states: readonly StageState[];
   readonly #runners: readonly StageRunner[];
   readonly #bounds: readonly number[];
+  /** The bounds were given (the executor's `buffer`): none follows a stage's capacity. */
+  readonly #fixed: boolean;
   readonly #outcomes: Outcomes;
   /** buffers[i]: the work between stage i and stage i + 1. */
   readonly #buffers: Item[][];
   readonly #bufferPeaks: number[];
+  readonly #boundPeaks: number[];
   /** Payloads that finished a stage and wait for the next one, buffered or held in their slot. */
   #payloads = 0;
   #peakPayloads = 0;
 
-  constructor(runners: readonly StageRunner[], bounds: readonly number[], outcomes: Outcomes) {
+  constructor(runners: readonly StageRunner[], bounds: readonly number[], fixed: boolean, outcomes: Outcomes) {
     this.#runners = runners;
     this.#bounds = bounds;
+    this.#fixed = fixed;
     this.#outcomes = outcomes;
     this.states = runners.map(() => new StageState());
     this.#buffers = bounds.map(() => []);
     this.#bufferPeaks = bounds.map(() => 0);
+    this.#boundPeaks = bounds.map(() => 0);
   }
 
   /** Stage `i` has a free slot. */
@@ -63,6 +69,8 @@ export class Stages {
   /** A task takes a slot of stage `i` and runs. */
   enter(i: number): void {
     const state = this.states[i]!;
+    const capacity = this.#runners[i]!.capacity;
+    if (capacity > state.peakCapacity) state.peakCapacity = capacity;
     state.active += 1;
     state.running += 1;
     if (state.active > state.peakActive) state.peakActive = state.active;
@@ -98,9 +106,21 @@ export class Stages {
     return moved;
   }
 
+  /**
+   * The bound of the buffer after stage `i` now: as resolved, or, in front of a batching cpu stage
+   * (and no `buffer` given), the stage's capacity, threads x B, so a whole batch can be refilled at once.
+   */
+  bound(i: number): number {
+    const bound = this.#bounds[i]!;
+    const next = this.#runners[i + 1]!;
+    return this.#fixed || next.followsCapacity !== true ? bound : Math.max(bound, next.capacity);
+  }
+
   #enqueue(i: number, item: Item): boolean {
     const buffer = this.#buffers[i]!;
-    if (buffer.length >= this.#bounds[i]!) return false;
+    const bound = this.bound(i);
+    if (buffer.length >= bound) return false;
+    if (bound > this.#boundPeaks[i]!) this.#boundPeaks[i] = bound;
     buffer.push(item);
     if (buffer.length > this.#bufferPeaks[i]!) this.#bufferPeaks[i] = buffer.length;
     return true;
@@ -147,7 +167,12 @@ export class Stages {
   counters(): Pick<RunCounters, 'stages' | 'buffers' | 'buffered'> {
     return {
       stages: this.states,
-      buffers: this.#buffers.map((buffer, i) => ({ size: buffer.length, peak: this.#bufferPeaks[i]! })),
+      buffers: this.#buffers.map((buffer, i) => ({
+        size: buffer.length,
+        peak: this.#bufferPeaks[i]!,
+        bound: this.bound(i),
+        peakBound: this.#boundPeaks[i]!,
+      })),
       buffered: { size: this.#payloads, peak: this.#peakPayloads },
     };
   }

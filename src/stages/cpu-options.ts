@@ -1,5 +1,5 @@
 /**
- * A cpu stage's options, resolved and checked: `cpu(name, file, { threads, exportName, transfer,
+ * A cpu stage's options, resolved and checked: `cpu(name, file, { threads, batch, exportName, transfer,
  * resourceLimits, timeoutMs, expose, onProgress })`. src/options.ts calls this for each stage of kind 'cpu',
  * once the stage's name is checked.
  */
@@ -18,6 +18,8 @@ export const CPU_DEFAULTS = Object.freeze({
   timeoutMs: 0,
   /** cpu `threads` default, read when options are resolved. */
   threads: (): number => availableParallelism(),
+  /** cpu `batch`: sized from the measured task time (1 for a stage with `timeoutMs`). */
+  batch: 'auto' as const,
 });
 
 export interface ResolvedCpuStage {
@@ -25,7 +27,12 @@ export interface ResolvedCpuStage {
   readonly name: string;
   /** `file:` URL href of the worker module. */
   readonly file: string;
+  /** Worker threads of the pool. */
+  readonly threads: number;
+  /** The stage's capacity before any batching: its threads (the default bound of the buffer in front of it). */
   readonly capacity: number;
+  /** Tasks per message: 'auto' (sized from the measured task time) or a fixed B (1: one task per message). */
+  readonly batch: 'auto' | number;
   readonly exportName: string;
   readonly transfer: boolean;
   readonly resourceLimits: Record<string, number> | undefined;
@@ -37,7 +44,7 @@ export interface ResolvedCpuStage {
 }
 
 /** The options of `cpu(name, file, options)`, as an unknown key's error lists them. */
-const CPU_OPTIONS = ['threads', 'exportName', 'transfer', 'resourceLimits', 'timeoutMs', 'expose', 'onProgress'];
+const CPU_OPTIONS = ['threads', 'batch', 'exportName', 'transfer', 'resourceLimits', 'timeoutMs', 'expose', 'onProgress'];
 const CPU_KEYS: ReadonlySet<string> = new Set(['kind', 'name', 'file', ...CPU_OPTIONS]);
 const UNKNOWN_KEY = `one of the cpu stage options ${CPU_OPTIONS.join(', ')}`;
 
@@ -60,6 +67,7 @@ export function resolveCpuStage(s: Readonly<Record<string, unknown>>, name: stri
   if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= 2_147_483_647)) {
     throw new SluiceOptionError(`${path}.timeoutMs`, 'a number of ms from 0 (no timeout) to 2147483647', timeoutMs);
   }
+  const batch = resolveBatch(s.batch, timeoutMs, `${path}.batch`);
   const expose = resolveExpose(s.expose, `${path}.expose`);
   if (s.onProgress !== undefined && typeof s.onProgress !== 'function') {
     throw new SluiceOptionError(`${path}.onProgress`, 'a function ({ stage, index, task, value }) => void', s.onProgress);
@@ -68,7 +76,9 @@ export function resolveCpuStage(s: Readonly<Record<string, unknown>>, name: stri
     kind: 'cpu',
     name,
     file,
+    threads: capacity,
     capacity,
+    batch,
     exportName,
     transfer,
     resourceLimits: limits as Record<string, number> | undefined,
@@ -76,6 +86,25 @@ export function resolveCpuStage(s: Readonly<Record<string, unknown>>, name: stri
     expose,
     onProgress: s.onProgress as ((event: TaskProgress) => void) | undefined,
   };
+}
+
+/** The largest fixed batch: a batch is one message, and every task of it waits for the last. */
+const MAX_BATCH = 65_536;
+
+/** `batch`: 'auto', false (1) or a positive integer; a timed stage runs one task per message. */
+function resolveBatch(raw: unknown, timeoutMs: number, path: string): 'auto' | number {
+  const expected = `'auto', false, or an integer from 1 to ${MAX_BATCH} (tasks per message)`;
+  if (raw === undefined || raw === 'auto') return timeoutMs > 0 ? 1 : CPU_DEFAULTS.batch;
+  if (raw === false) return 1;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > MAX_BATCH) throw new SluiceOptionError(path, expected, raw);
+  if (raw > 1 && timeoutMs > 0) {
+    throw new SluiceOptionError(
+      path,
+      `1 or false with timeoutMs (a task that times out stops its thread, and would take its batch-mates with it), or no timeoutMs`,
+      raw,
+    );
+  }
+  return raw;
 }
 
 /** A cpu stage's `expose`: a plain object of functions, copied so later edits cannot desync the workers' list of names. */

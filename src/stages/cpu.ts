@@ -1,20 +1,26 @@
 /**
- * Runs a cpu stage in a Piscina pool. The pipeline admits a task only when one of the pool's
- * threads is free (it never calls `run` more than `threads` times at once), so Piscina's own queue
- * is never used as a buffer. Each thread runs sluice's worker entry, which loads the user's module.
- * Each task travels as a `TaskMessage` (its input, index and key); a stage with `timeoutMs` stops
- * the thread of a task that runs too long (Piscina replaces it) and fails that task alone.
+ * Runs a cpu stage in a Piscina pool. The pipeline admits a task only when the stage has room:
+ * `capacity` is threads x B, where B is the stage's batch size (./batch-size.ts), and a batching
+ * stage hands a free thread up to B ready tasks in one message (./cpu-batches.ts); with B fixed
+ * at 1 each task is its own message, posted as soon as it is admitted. Either way at most
+ * `threads` messages run at once, so Piscina's own queue is never used as a buffer. Each thread
+ * runs sluice's worker entry, which loads the user's module. A stage with `timeoutMs` runs one task
+ * per message and stops the thread of a task that runs too long (Piscina replaces it), failing
+ * that task alone.
  */
 import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { StageBridge } from '../bridge/main.js';
-import { ErrorCodes, messageOf, SluiceBridgeError, SluiceDataCloneError, SluiceTimeoutError, SluiceWorkerError } from '../errors.js';
-import { commonJsHint, isTypeScript, typeScriptEntryExecArgv } from '../typescript.js';
-import { findUncloneable, isCloneError } from '../wire/clone-path.js';
-import { deserializeError, type EntryData, type Envelope, type TaskMessage } from '../wire/envelope.js';
+import { messageOf, SluiceBridgeError } from '../errors.js';
+import { isTypeScript, typeScriptEntryExecArgv } from '../typescript.js';
+import type { EntryData, Envelope, TaskMessage } from '../wire/envelope.js';
 import { collectTransferables } from '../wire/transfer.js';
+import { BatchSize } from './batch-size.js';
+import { crashError, inputCloneFailure, openEnvelope } from './cpu-answer.js';
+import { Batches } from './cpu-batches.js';
 import type { ResolvedCpuStage } from './cpu-options.js';
-import { StageFatal, type StageRunner } from './runner.js';
+import type { StageRunner } from './runner.js';
+import { TaskTimer } from './task-timer.js';
 
 function entryFile(): string {
   const compiled = new URL('../worker/entry.js', import.meta.url);
@@ -23,8 +29,13 @@ function entryFile(): string {
 
 export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
   let pool: Piscina | undefined;
-  const { name, capacity } = stage;
+  const { name, threads } = stage;
   const bridge = stageBridge(stage);
+  const listeners = new Set<() => void>();
+  const size = new BatchSize(stage.batch, () => {
+    for (const listener of listeners) listener();
+  });
+  const batches = stage.batch === 1 ? undefined : new Batches(stage, getPool, size, bridge);
 
   function getPool(): Piscina {
     if (pool) return pool;
@@ -37,8 +48,8 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
     };
     pool = new Piscina({
       filename: entry,
-      minThreads: capacity,
-      maxThreads: capacity,
+      minThreads: threads,
+      maxThreads: threads,
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
@@ -52,101 +63,62 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
     return pool;
   }
 
+  /** One task, one message (B fixed at 1): posted at once, timed when the stage has `timeoutMs`. */
+  async function runAlone(input: unknown, ref: Parameters<StageRunner['run']>[1], runSignal: AbortSignal): Promise<unknown> {
+    const transferList = stage.transfer ? collectTransferables(input) : [];
+    const task = bridge?.open({ task: ref.task, index: ref.index, key: ref.key, signal: runSignal });
+    const message: TaskMessage = task ? task.message(input) : { input, index: ref.index, key: ref.key };
+    // Only a timed stage has a signal of its own per task: aborting it stops the task's thread.
+    const timer = stage.timeoutMs > 0 ? new TaskTimer(name, stage.timeoutMs, runSignal) : undefined;
+    const signal = timer?.signal ?? runSignal;
+    size.sent(1);
+    let envelope: Envelope;
+    try {
+      envelope = (await getPool().run(message, {
+        signal,
+        ...(transferList.length > 0 ? { transferList: transferList as never } : {}),
+      })) as Envelope;
+    } catch (error) {
+      // Piscina rejected with an AbortError and is replacing the thread (node_modules/piscina's
+      // runTask: aborting a running task's signal terminates its worker and starts another).
+      if (timer?.fired) throw timer.error;
+      if (signal.aborted) throw error;
+      // Piscina's post of the task threw (no thread saw it, no capacity is held): say where.
+      throw inputCloneFailure(name, input, error) ?? crashError(name, ref.index, error);
+    } finally {
+      timer?.clear();
+      // Done, thrown, crashed or aborted: deliver the task's last progress, then forget the task.
+      task?.close();
+    }
+    return openEnvelope(stage, envelope);
+  }
+
   return {
     name,
     kind: 'cpu',
-    capacity,
-    async run(input, ref, runSignal) {
-      const transferList = stage.transfer ? collectTransferables(input) : [];
-      const task = bridge?.open({ task: ref.task, index: ref.index, key: ref.key, signal: runSignal });
-      const message: TaskMessage = task ? task.message(input) : { input, index: ref.index, key: ref.key };
-      // Only a timed stage has a signal of its own per task: aborting it stops the task's thread.
-      const timer = stage.timeoutMs > 0 ? new TaskTimer(name, stage.timeoutMs, runSignal) : undefined;
-      const signal = timer?.signal ?? runSignal;
-      let envelope: Envelope;
-      try {
-        envelope = (await getPool().run(message, {
-          signal,
-          ...(transferList.length > 0 ? { transferList: transferList as never } : {}),
-        })) as Envelope;
-      } catch (error) {
-        // Piscina rejected with an AbortError and is replacing the thread (node_modules/piscina's
-        // runTask: aborting a running task's signal terminates its worker and starts another).
-        if (timer?.fired) throw timer.error;
-        if (signal.aborted) throw error;
-        // Piscina's post of the task threw (no thread saw it, no capacity is held): say where.
-        const notSent = inputCloneFailure(name, input, error);
-        if (notSent) throw notSent;
-        throw new SluiceWorkerError(
-          ErrorCodes.WORKER_CRASHED,
-          name,
-          `the worker thread running task #${ref.index} stopped before it answered (${messageOf(error)}); the pool replaced it`,
-          error,
-        );
-      } finally {
-        timer?.clear();
-        // Done, thrown, crashed or aborted: deliver the task's last progress, then forget the task.
-        task?.close();
-      }
-      if (envelope.ok) return envelope.value;
-      const cause = deserializeError(envelope.error);
-      if (envelope.kind === 'throw') throw cause;
-      if (envelope.kind === 'clone') throw new SluiceDataCloneError(name, 'result', envelope.found, cause);
-      // The module cannot serve any task: a job error, which ends the run (see StageFatal).
-      if (envelope.kind === 'load') {
-        throw new StageFatal(
-          new SluiceWorkerError(
-            ErrorCodes.WORKER_LOAD,
-            name,
-            `worker module ${stage.file} failed to load: ${messageOf(cause)}${commonJsHint(stage.file, cause)}`,
-            cause,
-          ),
-        );
-      }
-      throw new StageFatal(new SluiceWorkerError(ErrorCodes.WORKER_EXPORT, name, messageOf(cause), cause));
+    get capacity() {
+      return threads * size.size;
     },
+    followsCapacity: batches !== undefined,
+    run(input, ref, signal) {
+      return batches ? batches.run(input, ref, signal) : runAlone(input, ref, signal);
+    },
+    onCapacityChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    startRun() {
+      size.resetCounts();
+    },
+    batchStats: () => size.stats(),
     async close() {
+      batches?.close();
       const p = pool;
       pool = undefined;
       if (p) await p.destroy();
       bridge?.detach();
     },
   };
-}
-
-/**
- * A timed task's own signal: it follows the run's, and aborts with a `SluiceTimeoutError` naming
- * the stage once `timeoutMs` have passed. Cleared when the task settles, however it settles.
- */
-class TaskTimer {
-  readonly #controller = new AbortController();
-  readonly #outer: AbortSignal;
-  readonly #timer: NodeJS.Timeout;
-  readonly #onAbort = (): void => this.#controller.abort(this.#outer.reason);
-  error: SluiceTimeoutError | undefined;
-
-  constructor(stage: string, timeoutMs: number, outer: AbortSignal) {
-    this.#outer = outer;
-    if (outer.aborted) this.#controller.abort(outer.reason);
-    else outer.addEventListener('abort', this.#onAbort, { once: true });
-    this.#timer = setTimeout(() => {
-      this.error = new SluiceTimeoutError({ stage, kind: 'cpu' }, timeoutMs);
-      this.#controller.abort(this.error);
-    }, timeoutMs);
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  get fired(): boolean {
-    return this.error !== undefined;
-  }
-
-  clear(): void {
-    clearTimeout(this.#timer);
-    this.#outer.removeEventListener('abort', this.#onAbort);
-  }
 }
 
 /** The bridge of a stage that declares `expose` or `onProgress`; undefined for a plain stage. */
@@ -171,17 +143,4 @@ function stageBridge(stage: ResolvedCpuStage): StageBridge | undefined {
       );
     },
   });
-}
-
-/**
- * The error for a task whose input Piscina could not post to a thread, or undefined when `error`
- * is not that. Piscina rejects with the post's own error and holds no thread for the task. A
- * DOMException can only come from this thread's post (what a dying thread threw arrives copied,
- * never as one), and an input with an uncloneable member cannot have been posted: either proves it.
- */
-function inputCloneFailure(stage: string, input: unknown, error: unknown): SluiceDataCloneError | undefined {
-  if (!isCloneError(error)) return undefined;
-  const found = findUncloneable(input, 'input');
-  if (found === undefined && !(error instanceof DOMException)) return undefined;
-  return new SluiceDataCloneError(stage, 'input', found, error);
 }

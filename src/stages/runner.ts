@@ -1,3 +1,5 @@
+import type { BatchStats } from '../stats.js';
+
 /** A stage as the pipeline drives it. The pipeline never has more than `capacity` tasks in it. */
 export interface StageRunner {
   readonly name: string;
@@ -12,6 +14,15 @@ export interface StageRunner {
   run(input: unknown, task: TaskRef, signal: AbortSignal): Promise<unknown>;
   /** Calls `listener` when `capacity` changes, so the pipeline can admit more at once. */
   onCapacityChange?(listener: () => void): () => void;
+  /**
+   * The buffer in front of this stage follows its capacity (unless the executor's `buffer` is
+   * set): a batching cpu stage refills a whole batch at once, and its capacity moves with B.
+   */
+  readonly followsCapacity?: boolean;
+  /** A run starts: counters that are per run start from zero. */
+  startRun?(): void;
+  /** A cpu stage's batching, as `stats()` reports it. */
+  batchStats?(): BatchStats;
   close(): Promise<void>;
 }
 

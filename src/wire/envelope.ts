@@ -46,6 +46,24 @@ export interface TaskMessage {
   readonly key: string | undefined;
 }
 
+/**
+ * What a batching cpu stage posts: up to B task messages, run one after another on the thread
+ * that takes it. The reply is one `BatchReply`.
+ */
+export interface BatchMessage {
+  readonly batch: readonly TaskMessage[];
+}
+
+/** A batch's answer: one envelope per task, in the batch's order, and the time the thread spent on them (ms). */
+export interface BatchReply {
+  readonly envelopes: readonly Envelope[];
+  readonly ms: number;
+}
+
+export function isBatchMessage(message: TaskMessage | BatchMessage): message is BatchMessage {
+  return Array.isArray((message as { batch?: unknown }).batch);
+}
+
 /** Data the cpu stage gives each worker (Piscina's `workerData`). */
 export interface EntryData {
   readonly file: string;

@@ -10,17 +10,29 @@
  *
  * A result that cannot be cloned is answered as a `clone` failure by ./result-guard.ts.
  *
+ * A batching stage posts a `BatchMessage` instead: its tasks run one after another, each exactly
+ * as a lone task would (its own context, bridge, failure and transfers), and one `BatchReply`
+ * answers them all, with the time the thread spent on them (the stage sizes its batches from it).
+ *
  * It stands apart from the pipeline: it imports only piscina's `move`, the wire format (../wire/),
  * errors and the TypeScript loader, never what runs on the main thread.
  */
 import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { isTypeScript, registerTypeScript } from '../typescript.js';
-import { serializeError, type EntryData, type Envelope, type FailureKind, type TaskMessage } from '../wire/envelope.js';
+import {
+  isBatchMessage,
+  serializeError,
+  type BatchMessage,
+  type EntryData,
+  type Envelope,
+  type FailureKind,
+  type TaskMessage,
+} from '../wire/envelope.js';
 import type { BridgedTask } from '../wire/link.js';
 import { collectTransferables } from '../wire/transfer.js';
 import { plainContext, taskBridges } from './context.js';
-import { guardResults, ResultEnvelope } from './result-guard.js';
+import { BatchEnvelope, guardResults, ResultEnvelope } from './result-guard.js';
 import type { WorkerContext } from './types.js';
 
 type Handler = (input: unknown, ctx: WorkerContext) => unknown;
@@ -29,6 +41,8 @@ const kTransferable = Symbol.for('Piscina.transferable');
 const kValue = Symbol.for('Piscina.valueOf');
 
 const data = workerData as EntryData;
+/** No buffers to move (shared, never written to). */
+const NONE: unknown[] = [];
 // A result that cannot be cloned fails its task alone, with the path of the culprit.
 guardResults();
 const openBridge = data.bridge ? taskBridges(data.bridge) : undefined;
@@ -71,22 +85,50 @@ function exportOf(mod: Record<string, unknown>, name: string): unknown {
   return typeof inner === 'function' ? inner : direct;
 }
 
-export default async function runTask(message: TaskMessage): Promise<unknown> {
-  const bridge = openBridge?.(message as BridgedTask);
+export default async function runTask(message: TaskMessage | BatchMessage): Promise<unknown> {
+  if (isBatchMessage(message)) return runBatch(message.batch);
   const fn = await handler;
+  const { envelope, transferList } = await runOne(fn, message);
+  if (transferList.length === 0) return envelope;
+  return move({ [kTransferable]: [...new Set(transferList)], [kValue]: envelope } as never);
+}
+
+/** The tasks of a batch, one after another; one reply holds every envelope and one list every buffer to move. */
+async function runBatch(batch: readonly TaskMessage[]): Promise<unknown> {
+  const fn = await handler;
+  const started = performance.now();
+  const envelopes: Array<ResultEnvelope | Envelope> = [];
+  const transfers: unknown[] = [];
+  for (const message of batch) {
+    const { envelope, transferList } = await runOne(fn, message);
+    envelopes.push(envelope);
+    for (const t of transferList) transfers.push(t);
+  }
+  const reply = new BatchEnvelope(envelopes, performance.now() - started);
+  if (transfers.length === 0) return reply;
+  return move({ [kTransferable]: [...new Set(transfers)], [kValue]: reply } as never);
+}
+
+async function runOne(
+  fn: Handler | LoadFailure,
+  message: TaskMessage,
+): Promise<{ envelope: ResultEnvelope | Envelope; transferList: unknown[] }> {
+  const bridge = openBridge?.(message as BridgedTask);
   if (fn instanceof LoadFailure) {
     bridge?.end();
-    return failure(fn.kind, fn.error);
+    return { envelope: failure(fn.kind, fn.error), transferList: NONE };
   }
   let value: unknown;
   try {
-    value = await fn(message.input, bridge ? bridge.context : plainContext(message.index, message.key));
+    value = fn(message.input, bridge ? bridge.context : plainContext(message.index, message.key));
+    // A synchronous function's result is taken as it is: an await would cost a turn per task.
+    if (isThenable(value)) value = await value;
   } catch (error) {
-    return failure('throw', error);
+    return { envelope: failure('throw', error), transferList: NONE };
   } finally {
     bridge?.end();
   }
-  let transferList: unknown[] = [];
+  let transferList: unknown[] = NONE;
   if (value !== null && typeof value === 'object' && kTransferable in value && kValue in value) {
     // The user's own Piscina.move(): honour its transfer list.
     const movable = value as Record<symbol, unknown>;
@@ -94,9 +136,17 @@ export default async function runTask(message: TaskMessage): Promise<unknown> {
     value = movable[kValue];
   }
   const envelope = new ResultEnvelope(value);
-  if (data.transfer) transferList.push(...collectTransferables(value));
-  if (transferList.length === 0) return envelope;
-  return move({ [kTransferable]: [...new Set(transferList)], [kValue]: envelope } as never);
+  if (data.transfer) {
+    const found = collectTransferables(value);
+    if (found.length > 0) transferList = transferList === NONE ? found : [...new Set([...transferList, ...found])];
+  }
+  return { envelope, transferList };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function failure(kind: FailureKind, error: unknown): Envelope {

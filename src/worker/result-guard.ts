@@ -22,6 +22,17 @@ export class ResultEnvelope {
   constructor(readonly value: unknown) {}
 }
 
+/**
+ * A batch's answer (../wire/envelope.ts's `BatchReply`): when it cannot be posted, each of its
+ * results is tried alone, and the ones that cannot be cloned become `clone` failures.
+ */
+export class BatchEnvelope {
+  constructor(
+    readonly envelopes: readonly unknown[],
+    readonly ms: number,
+  ) {}
+}
+
 let installed = false;
 
 /** Wraps `MessagePort.prototype.postMessage` in this thread (once). */
@@ -37,20 +48,37 @@ export function guardResults(): void {
     } catch (error) {
       const result = ourResult(args[0]);
       if (result === undefined) throw error;
-      return Reflect.apply(post, this, [{ ...(args[0] as object), result: cloneFailure(result.value, error) }]);
+      const response = args[0] as object;
+      if (result instanceof ResultEnvelope) return Reflect.apply(post, this, [{ ...response, result: cloneFailure(result.value, error) }]);
+      // The transfer list goes again: nothing moved in the failed post, and the batch's other results still move.
+      return Reflect.apply(post, this, [{ ...response, result: batchWithFailures(result, error) }, ...args.slice(1)]);
     }
   };
 }
 
 /** The envelope in a Piscina response that sluice's entry answered; undefined for any other message. */
-function ourResult(message: unknown): ResultEnvelope | undefined {
+function ourResult(message: unknown): ResultEnvelope | BatchEnvelope | undefined {
   if (message === null || typeof message !== 'object') return undefined;
   try {
     const { result } = message as { result?: unknown };
-    return result instanceof ResultEnvelope ? result : undefined;
+    return result instanceof ResultEnvelope || result instanceof BatchEnvelope ? result : undefined;
   } catch {
     return undefined; // someone else's message, with a getter that throws: not ours
   }
+}
+
+/** The batch with each result that cannot be cloned on its own replaced by its `clone` failure. */
+function batchWithFailures(batch: BatchEnvelope, error: unknown): BatchEnvelope {
+  const envelopes = batch.envelopes.map((e) => {
+    if (!(e instanceof ResultEnvelope)) return e;
+    try {
+      structuredClone(e.value);
+      return e;
+    } catch (own) {
+      return cloneFailure(e.value, own ?? error);
+    }
+  });
+  return new BatchEnvelope(envelopes, batch.ms);
 }
 
 function cloneFailure(value: unknown, error: unknown): CloneFailure {

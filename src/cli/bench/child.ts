@@ -21,6 +21,8 @@ export interface ChildSummary {
   readonly tasksPerSecond: number;
   readonly peakBuffered: number;
   readonly peakRssBytes: number;
+  /** The main thread's event-loop utilisation over the run (0 to 1), when the summary has it. */
+  readonly mainThreadUtilization?: number;
 }
 
 /** How a child run ended: with a summary, or stopped at its timeout (with whatever it printed). */
@@ -141,6 +143,7 @@ function lastSummary(stderr: string): Omit<ChildSummary, 'exitCode'> | undefined
         tasksPerSecond: num(parsed.tasksPerSecond),
         peakBuffered: num(parsed.peakBuffered),
         peakRssBytes: num(parsed.peakRssBytes),
+        ...(typeof parsed.mainThreadUtilization === 'number' ? { mainThreadUtilization: num(parsed.mainThreadUtilization) } : {}),
       };
     } catch {
       // a progress line cut short; keep looking

@@ -2,7 +2,8 @@
  * `sluice bench JOB`: tuning runs. Runs the job on a sample of its input (the first `--sample`
  * tasks) once per setting of a matrix (`--threads 1,2 --io docs=8,16,adaptive`), each in a fresh
  * child process, `--repeat` times round-robin so drift on a shared machine hits every setting
- * alike; reports medians (tasks/s, peak RSS, peak buffered payloads, failures), marks the best
+ * alike; reports medians (tasks/s, peak RSS, peak buffered payloads, failures, the main thread's
+ * utilisation: near 100%, more threads will not help), marks the best
  * setting with the `sluice run` command that reproduces it, and writes the runs and medians as JSON.
  *
  * Each run has `--run-timeout` seconds. A run past it is stopped (SIGTERM, then SIGKILL) and
@@ -47,7 +48,8 @@ const HELP = [
   'Usage: sluice bench JOB [options]',
   '',
   'Runs JOB on a sample of its input under every combination of the settings given, each run in a',
-  'fresh process, and prints tasks/s, peak RSS, peak buffered payloads and failures per setting,',
+  'fresh process, and prints tasks/s, peak RSS, peak buffered payloads, failures and how busy the main',
+  'thread was (near 100%, it is the bottleneck: more threads will not help) per setting,',
   'with the fastest setting that had no failures marked * and the `sluice run` command that reproduces it.',
   'Exit codes: 0 every run finished, 1 a run timed out, 2 bad usage or a run refused, 130 interrupted.',
   '',
@@ -142,7 +144,8 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
         if (summary.exitCode === 2) return usageFailure(io, 'bench', `the run with ${labelOf(setting)} was refused (exit 2)`);
         bySetting.get(setting)!.push(summary);
         runs.push({ setting: labelOf(setting), round, summary });
-        io.err(`  ${label}: ${summary.tasksPerSecond.toFixed(1)} tasks/s, ${summary.failed + summary.rejectedRecords} failed`);
+        const main = summary.mainThreadUtilization !== undefined ? `, main thread ${Math.round(summary.mainThreadUtilization * 100)}%` : '';
+        io.err(`  ${label}: ${summary.tasksPerSecond.toFixed(1)} tasks/s, ${summary.failed + summary.rejectedRecords} failed${main}`);
       }
     }
     const results: SettingResult[] = settings.map((s) => summarize(labelOf(s), flagsOf(s), bySetting.get(s)!, timedOut.has(s) ? 1 : 0));

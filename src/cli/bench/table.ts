@@ -16,9 +16,15 @@ export interface SettingResult {
   readonly failures: number;
   /** Runs stopped at `--run-timeout` (not counted in `runs` or the medians). */
   readonly timedOut: number;
+  /**
+   * The main thread's utilisation over a run (0 to 1), the median of the runs that report it. Near
+   * 1, the main thread is the bottleneck: more threads will not help that setting.
+   */
+  readonly mainThreadUtilization?: number;
 }
 
 export function summarize(label: string, flags: readonly string[], runs: readonly ChildSummary[], timedOut = 0): SettingResult {
+  const main = runs.flatMap((r) => (r.mainThreadUtilization !== undefined ? [r.mainThreadUtilization] : []));
   return {
     label,
     flags,
@@ -29,6 +35,7 @@ export function summarize(label: string, flags: readonly string[], runs: readonl
     peakRssMiB: Math.round(median(runs.map((r) => r.peakRssBytes)) / 2 ** 20),
     peakBuffered: Math.max(0, ...runs.map((r) => r.peakBuffered)),
     failures: Math.max(0, ...runs.map((r) => r.failed + r.rejectedRecords)),
+    ...(main.length > 0 ? { mainThreadUtilization: Math.round(median(main) * 1000) / 1000 } : {}),
   };
 }
 
@@ -43,11 +50,11 @@ export function bestOf(results: readonly SettingResult[]): SettingResult | undef
 }
 
 export function formatTable(results: readonly SettingResult[], best: SettingResult | undefined): string[] {
-  const header = ['', 'setting', 'tasks/s', 'wall', 'peak RSS', 'peak buffered', 'failures'];
+  const header = ['', 'setting', 'tasks/s', 'wall', 'peak RSS', 'peak buffered', 'failures', 'main thread'];
   const rows = results.map((r) => {
     const failures = r.timedOut === 0 ? String(r.failures) : r.failures > 0 ? `${r.failures}, timed out` : 'timed out';
     // No finished run: nothing to show but how it ended (timed out, or not run: the bench was interrupted).
-    if (r.runs === 0) return [r === best ? '*' : '', r.label, '-', '-', '-', '-', r.timedOut > 0 ? failures : 'not run'];
+    if (r.runs === 0) return [r === best ? '*' : '', r.label, '-', '-', '-', '-', r.timedOut > 0 ? failures : 'not run', ''];
     return [
       r === best ? '*' : '',
       r.label,
@@ -56,6 +63,7 @@ export function formatTable(results: readonly SettingResult[], best: SettingResu
       `${r.peakRssMiB} MiB`,
       String(r.peakBuffered),
       failures,
+      r.mainThreadUtilization !== undefined ? `${Math.round(r.mainThreadUtilization * 100)}%` : '', // unknown: left blank
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

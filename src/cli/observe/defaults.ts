@@ -13,6 +13,12 @@ export const OBSERVE_DEFAULTS = Object.freeze({
   minBarWidth: 6,
   /** Prefix of every metric name. */
   metricsPrefix: 'sluice_',
+  /** The main thread counts as saturated at this `recentUtilization` or above (the ceiling warning). */
+  ceilingUtilization: 0.9,
+  /** The ceiling warning needs this much run time of saturated checks in a row, in ms... */
+  ceilingForMs: 15_000,
+  /** ...and at least this many of them. */
+  ceilingChecks: 3,
   /** Buckets of the attempt-duration histogram, in seconds: 1 ms to 30 s, for HTTP calls. */
   attemptBuckets: Object.freeze([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
 });

@@ -7,7 +7,7 @@
  *   etaMs = (total − done) / rate                            when total is known and rate > 0
  */
 import { performance } from 'node:perf_hooks';
-import { SluiceOptionError } from '../../index.js';
+import { type MainThreadStats, SluiceOptionError } from '../../index.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import type { QueueSnapshot, RunSnapshot } from './snapshot.js';
 
@@ -16,6 +16,13 @@ export interface ServiceFigures {
   readonly limit: number;
   readonly inFlight: number;
   readonly queued: number;
+}
+
+export interface BatchFigures {
+  /** The cpu stage. */
+  readonly name: string;
+  /** Tasks a free thread receives in one message now (1: no batching). */
+  readonly size: number;
 }
 
 export interface Figures {
@@ -33,10 +40,17 @@ export interface Figures {
   readonly etaMs?: number;
   /** Payloads that finished a stage and wait for the next one. */
   readonly buffered: number;
-  /** Worker threads running a task now, over all cpu stages. */
+  /**
+   * Worker threads running a task now, over all cpu stages. A thread holds up to B tasks of a
+   * batching stage, so there it is the running tasks over B, rounded up: the threads at least busy.
+   */
   readonly busyThreads: number;
-  /** Worker threads of all cpu stages. */
+  /** Worker threads of all cpu stages (a batching stage's capacity over its B). */
   readonly threads: number;
+  /** The current batch size B of each cpu stage that reports one, in stage order. */
+  readonly batches: readonly BatchFigures[];
+  /** The main thread's event-loop utilisation (0 to 1), over the run and over the last few seconds. */
+  readonly mainThread: MainThreadStats;
   readonly draining: boolean;
   readonly services: readonly ServiceFigures[];
   /** A queue worker's held jobs and the queue's depth (`sluice worker`); absent for `sluice run`. */
@@ -85,10 +99,15 @@ export function createRateWindow(windowMs: number): (t: number, done: number, el
 export function figuresOf(s: RunSnapshot, rate: number): Figures {
   let busyThreads = 0;
   let threads = 0;
+  const batches: BatchFigures[] = [];
   for (const stage of s.stats.stages) {
     if (stage.kind !== 'cpu') continue;
-    busyThreads += stage.running;
-    threads += stage.capacity;
+    // A batching stage's capacity counts tasks: threads × B.
+    const size = Math.max(1, stage.batch?.size ?? 1);
+    const stageThreads = size === 1 ? stage.capacity : Math.max(1, Math.round(stage.capacity / size));
+    busyThreads += Math.min(stageThreads, Math.ceil(stage.running / size));
+    threads += stageThreads;
+    if (stage.batch !== undefined) batches.push({ name: stage.name, size: stage.batch.size });
   }
   const known = s.total !== undefined;
   const left = known ? Math.max(0, s.total! - s.done) : 0;
@@ -104,6 +123,8 @@ export function figuresOf(s: RunSnapshot, rate: number): Figures {
     buffered: s.stats.buffered.size,
     busyThreads,
     threads,
+    batches,
+    mainThread: { utilization: s.stats.mainThread.utilization, recentUtilization: s.stats.mainThread.recentUtilization },
     draining: s.draining,
     services: s.services.map(({ name, limit, inFlight, queued }) => ({ name, limit, inFlight, queued })),
     ...(s.queue !== undefined ? { queue: s.queue } : {}),

@@ -3,15 +3,19 @@
  *
  *   {"type":"progress","elapsedMs":5012,"done":4210,"total":10000,"percent":42,"completed":4209,
  *    "failed":1,"rate":240.5,"etaMs":24075,"buffered":5,"busyThreads":2,"threads":2,
- *    "draining":false,"services":{"docs":{"limit":16,"inFlight":16,"queued":3}}}
+ *    "draining":false,"mainThread":{"utilization":0.412,"recentUtilization":0.57},"batch":{"parse":64},
+ *    "services":{"docs":{"limit":16,"inFlight":16,"queued":3}}}
  *
- * `total`, `percent` and `etaMs` are left out when unknown; the line `stop()` emits has `"final": true`.
+ * `total`, `percent` and `etaMs` are left out when unknown, `batch` (each cpu stage's current batch
+ * size B) when no stage reports one; the line `stop()` emits has `"final": true`. The ceiling
+ * warning is a line of its own: `{"type":"warning","warning":"main-thread-ceiling",...}`.
  * A queue worker's lines (`sluice worker`) also carry its jobs and the queue's (`queue`: left out
  * until the worker's first look at the queue):
  *
  *   ..."held":4,"peakHeld":5,"claimed":212,"handedBack":0,"dropped":0,
  *   "queue":{"waiting":780,"active":8,"delayed":0,"completed":1200,"failed":3}
  */
+import { ratio } from './ceiling-warning.js';
 import type { Figures, FigureTracker } from './figures.js';
 import type { QueueSnapshot, RunSnapshot } from './snapshot.js';
 import { createTicker, type Reporter } from './ticker.js';
@@ -22,11 +26,13 @@ export interface JsonLogOptions {
   readonly intervalMs: number;
   /** Receives each line, without a newline. */
   readonly write: (line: string) => void;
+  /** Runs after each line (see `createTicker`). */
+  readonly after?: (final: boolean) => void;
 }
 
 export function createJsonLog(options: JsonLogOptions): Reporter {
   const { snapshot, figures, write } = options;
-  return createTicker((final) => write(formatJsonLine(figures(snapshot()), final)), options.intervalMs, write);
+  return createTicker((final) => write(formatJsonLine(figures(snapshot()), final)), options.intervalMs, write, options.after);
 }
 
 /** One progress line. Rates keep two decimals, times whole milliseconds. */
@@ -46,6 +52,8 @@ export function formatJsonLine(f: Figures, final = false): string {
     busyThreads: f.busyThreads,
     threads: f.threads,
     draining: f.draining,
+    mainThread: { utilization: ratio(f.mainThread.utilization), recentUtilization: ratio(f.mainThread.recentUtilization) },
+    ...(f.batches.length > 0 ? { batch: Object.fromEntries(f.batches.map((b) => [b.name, b.size])) } : {}),
     services,
     ...(f.queue !== undefined ? queueFields(f.queue) : {}),
     ...(final ? { final: true } : {}),

@@ -134,8 +134,14 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
   gauge('stage_running', 'Tasks running in a stage now (io call in flight, or on a worker thread).', stage, (s, set) => {
     for (const v of s.stats.stages) set({ stage: v.name, kind: v.kind }, v.running);
   });
-  gauge('stage_capacity', 'Most tasks a stage holds at once: io concurrency, or cpu threads.', stage, (s, set) => {
+  gauge('stage_capacity', 'Most tasks a stage holds at once: io concurrency, or cpu threads times the batch size.', stage, (s, set) => {
     for (const v of s.stats.stages) set({ stage: v.name, kind: v.kind }, v.capacity);
+  });
+  gauge('stage_batch_size', 'Tasks a free thread of a cpu stage receives in one message now (B; 1: no batching).', stage, (s, set) => {
+    for (const v of s.stats.stages) if (v.batch !== undefined) set({ stage: v.name, kind: v.kind }, v.batch.size);
+  });
+  counter('stage_batches_total', 'Batches (messages to a thread) a cpu stage sent.', stage, (s, set) => {
+    for (const v of s.stats.stages) if (v.batch !== undefined) set({ stage: v.name, kind: v.kind }, v.batch.batches);
   });
   counter('stage_tasks_total', 'Tasks that left a stage, by result.', [...stage, 'result'], (s, set) => {
     for (const v of s.stats.stages) {
@@ -153,6 +159,18 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
   gauge('buffered_payloads', 'Payloads that finished a stage and wait for the next one.', [], (s, set) => set({}, s.stats.buffered.size));
   counter('tasks_pulled_total', 'Tasks taken from the input.', [], (s, set) => set({}, s.stats.tasks.pulled));
   gauge('tasks_open', 'Tasks pulled and not yet written as an outcome.', [], (s, set) => set({}, s.stats.tasks.open));
+  gauge(
+    'main_thread_utilization',
+    "The main thread's event-loop utilisation over the run, 0 to 1. It runs every io stage and the payload handling.",
+    [],
+    (s, set) => set({}, s.stats.mainThread.utilization),
+  );
+  gauge(
+    'main_thread_recent_utilization',
+    "The main thread's event-loop utilisation over the last few seconds, 0 to 1: near 1 it is the bottleneck, and more threads will not help.",
+    [],
+    (s, set) => set({}, s.stats.mainThread.recentUtilization),
+  );
   gauge('draining', '1 once a first SIGINT stopped the pulling of new tasks.', [], (s, set) => set({}, s.draining ? 1 : 0));
 
   // Registered on the first scrape that knows it, so a stream of unknown length shows no false 0.

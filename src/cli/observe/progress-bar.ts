@@ -1,18 +1,23 @@
 /**
  * The live progress display on a terminal, redrawn in place through log-update:
  *
- *   [#######.............] 4210/10000 42% 240/s ETA 24s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ failed 1
+ *   [#######.............] 4210/10000 42% 240/s ETA 24s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ batch 64 │ main 57% │ failed 1
+ *
+ * `main` is the main thread's utilisation over the last few seconds (over the whole run on the
+ * final line); `batch` the largest current batch size B of the cpu stages, shown when above 1.
  *
  * A queue worker (`sluice worker`, no total) adds the jobs it holds and the queue's waiting ones:
  *
  *   4210 done 240/s │ docs 16/16 q3 │ buf 5 │ held 18 │ queue 5790 waiting
  *
  * Fitted to the terminal's width: when the services do not fit on the first line they move to a
- * second one; then the bar narrows or goes, then the least useful figures go (cpu, then buffered),
- * and a line that is still too wide is cut. The final state stays on screen with a newline. Lines
- * written while the bar is live (`note`) go above it, so they are not drawn over.
+ * second one; then the bar narrows or goes, then the least useful figures go (cpu, batch, main
+ * unless it is saturated, then buffered), and a line that is still too wide is cut. The final state
+ * stays on screen with a newline. Lines written while the bar is live (`note`) go above it, so they
+ * are not drawn over.
  */
 import { createLogUpdate } from 'log-update';
+import { percent } from './ceiling-warning.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import type { Figures, FigureTracker, ServiceFigures } from './figures.js';
 import { formatDuration, formatRate } from './format.js';
@@ -26,6 +31,8 @@ export interface ProgressBarOptions {
   readonly figures: FigureTracker;
   readonly intervalMs: number;
   readonly stream: TerminalStream;
+  /** Runs after each frame (see `createTicker`). */
+  readonly after?: (final: boolean) => void;
 }
 
 export function createProgressBar(options: ProgressBarOptions): Reporter {
@@ -35,15 +42,20 @@ export function createProgressBar(options: ProgressBarOptions): Reporter {
     log(formatBar(figures(snapshot()), stream.columns || OBSERVE_DEFAULTS.columns, final));
     if (final) log.done();
   };
-  return createTicker(draw, options.intervalMs, (line, live) => {
-    if (!live) {
-      stream.write(`${line}\n`);
-      return;
-    }
-    // Erase the bar, leave the line in the scrollback, draw the bar again below it.
-    log.persist(line);
-    draw(false);
-  });
+  return createTicker(
+    draw,
+    options.intervalMs,
+    (line, live) => {
+      if (!live) {
+        stream.write(`${line}\n`);
+        return;
+      }
+      // Erase the bar, leave the line in the scrollback, draw the bar again below it.
+      log.persist(line);
+      draw(false);
+    },
+    options.after,
+  );
 }
 
 const SEP = ' │ ';
@@ -60,6 +72,11 @@ export function formatBar(f: Figures, columns: number, final = false): string {
   const tail: { text: string; drop: number }[] = [];
   tail.push({ text: `buf ${f.buffered}`, drop: 1 });
   if (f.threads > 0) tail.push({ text: `cpu ${f.busyThreads}/${f.threads}`, drop: 0 });
+  const batch = Math.max(1, ...f.batches.map((b) => b.size));
+  if (batch > 1) tail.push({ text: `batch ${batch}`, drop: 0.2 });
+  // Live: the last few seconds; the final line: the whole run. Kept longer when saturated.
+  const main = final ? f.mainThread.utilization : f.mainThread.recentUtilization;
+  tail.push({ text: `main ${percent(main)}`, drop: main >= OBSERVE_DEFAULTS.ceilingUtilization ? 2.5 : 0.5 });
   if (f.failed > 0) tail.push({ text: `failed ${f.failed}`, drop: 2 });
   if (f.draining) tail.push({ text: 'draining', drop: 3 });
   // A queue worker: the jobs it holds, and the queue's waiting ones once it has looked.

@@ -1,11 +1,16 @@
-/** Picks the progress reporter of `sluice run --log <mode>`: a live bar, JSON lines, or nothing. */
+/**
+ * Picks the progress reporter of `sluice run --log <mode>`: a live bar, JSON lines, or nothing.
+ * Every mode watches the main thread's ceiling on each tick (`--log none` ticks for that alone) and
+ * writes its one warning: a note in the bar and `none` modes, a `"type":"warning"` line with JSON.
+ */
 import { SluiceOptionError } from '../../index.js';
+import { type CeilingOptions, ceilingJsonLine, ceilingLine, createCeilingWatch } from './ceiling-warning.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import { createFigureTracker } from './figures.js';
 import { createJsonLog } from './json-log.js';
 import { createProgressBar, type TerminalStream } from './progress-bar.js';
 import type { RunSnapshot } from './snapshot.js';
-import type { Reporter } from './ticker.js';
+import { createTicker, type Reporter } from './ticker.js';
 
 export type { Reporter } from './ticker.js';
 export type { TerminalStream } from './progress-bar.js';
@@ -26,6 +31,11 @@ export interface ReporterOptions {
   readonly write?: (line: string) => void;
   /** The clock of the rate window (ms). @default performance.now */
   readonly now?: () => number;
+  /**
+   * When the main thread counts as saturated for the ceiling warning (internal: the tests shorten
+   * it; no flag sets it), or `false` for no warning. @default OBSERVE_DEFAULTS' ceiling figures
+   */
+  readonly ceiling?: CeilingOptions | false;
 }
 
 export function createReporter(mode: LogMode, options: ReporterOptions): Reporter {
@@ -39,10 +49,36 @@ export function createReporter(mode: LogMode, options: ReporterOptions): Reporte
   if (options.write !== undefined && typeof options.write !== 'function') throw new SluiceOptionError('write', 'a function', options.write);
   const stream = options.stream ?? process.stderr;
   const write = options.write ?? ((line: string) => void stream.write(`${line}\n`));
-  if (mode === 'none') return { start() {}, tick() {}, stop() {}, note: write };
+  const watch = options.ceiling === false ? undefined : createCeilingWatch(options.ceiling);
+  // The snapshot each render took, for the watch that runs after it.
+  let last: RunSnapshot | undefined;
+  const snapshot = (): RunSnapshot => {
+    last = options.snapshot();
+    return last;
+  };
+  let reporter: Reporter | undefined;
+  const after = (): void => {
+    const alarm = last !== undefined ? watch?.({ elapsedMs: last.elapsedMs, mainThread: last.stats.mainThread }) : undefined;
+    if (alarm === undefined) return;
+    if (mode === 'json') write(ceilingJsonLine(alarm));
+    else reporter?.note(ceilingLine(alarm));
+  };
+  if (mode === 'none') {
+    if (watch === undefined) return { start() {}, tick() {}, stop() {}, note: write };
+    reporter = createTicker(
+      () => void snapshot(),
+      intervalMs,
+      (line) => write(line),
+      after,
+    );
+    return reporter;
+  }
   const figures = createFigureTracker(options.now !== undefined ? { now: options.now } : {});
-  if (mode === 'bar') return createProgressBar({ snapshot: options.snapshot, figures, intervalMs, stream });
-  return createJsonLog({ snapshot: options.snapshot, figures, intervalMs, write });
+  reporter =
+    mode === 'bar'
+      ? createProgressBar({ snapshot, figures, intervalMs, stream, after })
+      : createJsonLog({ snapshot, figures, intervalMs, write, after });
+  return reporter;
 }
 
 /** `--log auto` made concrete: the bar on a terminal, JSON lines anywhere else (CI, log files). */

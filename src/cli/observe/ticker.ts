@@ -15,13 +15,21 @@ export interface Reporter {
 /**
  * A reporter around `render(final)`. `start()` twice keeps one timer; after `stop()`, `start()`
  * and `tick()` do nothing, so a late timer cannot draw over the final state. `note(line, live)`
- * writes a line; `live` says whether the display is running (started, not stopped).
+ * writes a line; `live` says whether the display is running (started, not stopped). `after(final)`
+ * runs after each render, outside it (a watch that may write a note: the ceiling warning).
  */
-export function createTicker(render: (final: boolean) => void, intervalMs: number, note: (line: string, live: boolean) => void): Reporter {
+export function createTicker(
+  render: (final: boolean) => void,
+  intervalMs: number,
+  note: (line: string, live: boolean) => void,
+  after?: (final: boolean) => void,
+): Reporter {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const tick = (): void => {
-    if (!stopped) render(false);
+    if (stopped) return;
+    render(false);
+    after?.(false);
   };
   return {
     start() {
@@ -36,6 +44,7 @@ export function createTicker(render: (final: boolean) => void, intervalMs: numbe
       clearInterval(timer);
       timer = undefined;
       render(true);
+      after?.(true);
     },
     note: (line) => note(line, timer !== undefined && !stopped),
   };

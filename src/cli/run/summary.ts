@@ -70,6 +70,7 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
         rejectedRecords: s.rejected,
         tasksPerSecond: Number(rate.toFixed(1)),
         peakBuffered: s.stats.buffered.peak,
+        mainThreadUtilization: Math.round(s.stats.mainThread.utilization * 1000) / 1000,
         peakRssBytes: s.peakRssBytes,
         pulled: s.stats.tasks.pulled,
         output: s.output ?? '-',
@@ -96,7 +97,8 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
   const interruptedText = s.interrupted > 0 || s.interruptedBy !== undefined ? `, ${s.interrupted} interrupted` : '';
   const lines = [
     `sluice: ${s.job}: ${s.completed} completed, ${failedText}${interruptedText} in ${seconds.toFixed(1)} s ` +
-      `(${rate.toFixed(1)} tasks/s); peak buffered payloads ${s.stats.buffered.peak}; ` +
+      `(${rate.toFixed(1)} tasks/s); main thread ${Math.round(s.stats.mainThread.utilization * 100)}% busy; ` +
+      `peak buffered payloads ${s.stats.buffered.peak}; ` +
       `peak RSS ${(s.peakRssBytes / 2 ** 20).toFixed(0)} MiB; ` +
       `${s.lines} line${s.lines === 1 ? '' : 's'} written to ${s.output === undefined || s.output === '-' ? 'stdout' : s.output}`,
   ];
