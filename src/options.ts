@@ -14,12 +14,12 @@ export interface ExecutorOptions {
   readonly stages: readonly Stage[];
   /**
    * Bound of each buffer between two stages (finished upstream, not yet admitted downstream).
-   * @default the downstream stage's capacity (for a batching cpu stage, threads x B as B moves)
+   * @default the downstream stage's capacity (for a batching cpu stage, (threads + 1) x B as B moves)
    */
   readonly buffer?: number;
   /**
    * Outcomes held for a consumer that is not pulling; when full, the pipeline stops admitting.
-   * @default the last stage's capacity (for a batching cpu stage, threads x B as B moves)
+   * @default the last stage's capacity (for a batching cpu stage, (threads + 1) x B as B moves)
    */
   readonly outputBuffer?: number;
   /**
@@ -60,7 +60,7 @@ export interface ResolvedOptions {
   readonly stages: readonly ResolvedStage[];
   /**
    * bounds[i]: the buffer after stage i (stages.length - 1 of them). Unless `bufferSet`, the
-   * buffer in front of a batching cpu stage grows with the stage's capacity (threads x B).
+   * buffer in front of a batching cpu stage grows with the stage's capacity ((threads + 1) x B).
    */
   readonly bounds: readonly number[];
   /** The executor's `buffer` was given: every bound is fixed. */

@@ -3,9 +3,12 @@
 export interface StageStats {
   readonly name: string;
   readonly kind: 'io' | 'cpu';
-  /** Most tasks the stage holds at once: io concurrency, or cpu threads. */
+  /**
+   * Most tasks the stage holds at once, now: io concurrency (or its service's limit), cpu threads,
+   * or (threads + 1) x B for a cpu stage that batches (B > 1).
+   */
   readonly capacity: number;
-  /** Tasks holding a slot: running, or finished and waiting for room downstream. Never > capacity. */
+  /** Tasks holding a slot: running, or finished and waiting for room downstream. At most `peakCapacity`. */
   readonly active: number;
   /** Highest `active` seen in this run. */
   readonly peakActive: number;
@@ -26,17 +29,35 @@ export interface StageStats {
 
 /**
  * How a cpu stage batches: a free thread receives up to `size` ready tasks in one message.
- * `capacity`, `active` and `running` above count tasks, not batches.
+ * `capacity`, `active` and `running` above count tasks, not batches: a batching stage (B > 1) holds
+ * up to (threads + 1) x B tasks, one batch more than its threads run, ready for the first that frees.
  */
 export interface BatchStats {
+  /** The stage's worker threads. */
+  readonly threads: number;
+  /** Threads running a message of this stage now. */
+  readonly busyThreads: number;
   /** B now: the most tasks the next batch may hold (1: one task per message, as without batching). */
   readonly size: number;
   /** The largest batch sent in this run. */
   readonly peak: number;
   /** Batches (messages to a thread) sent in this run. */
   readonly batches: number;
+  /**
+   * Tasks in messages to threads now: running or next on their thread. The stage's `running`
+   * also counts the tasks waiting in the stage for a free thread (up to one batch more).
+   */
+  readonly onThreads: number;
+  /** The most tasks in messages to threads at once in this run: at most threads x `peak`. */
+  readonly peakOnThreads: number;
   /** The mean time a task took on its thread, as measured in the recent batches (ms); 0 until measured. */
   readonly taskMs: number;
+  /**
+   * The hand-off per message, as measured in the recent batches (ms): how long a batch was away
+   * beyond its thread's time on it (post, wake-up, reply, the main thread's turn). 'auto' makes a
+   * batch about 20 of these of work (1 to 10 ms).
+   */
+  readonly handoffMs: number;
 }
 
 /** The main thread's event-loop utilisation (0 to 1): how busy the thread that runs every io stage was. */

@@ -208,8 +208,8 @@ describe('a consumer that breaks out of its loop', () => {
     const ex = createExecutor<N, N>({
       stages: [
         io<N, N>('fetch', async (task) => task, { concurrency: 3 }),
-        // A fixed batch keeps the window exact: the stage holds threads x B tasks, and the buffer
-        // in front of it as many ('auto' would move B with the measured task time).
+        // A fixed batch keeps the window exact: the stage holds (threads + 1) x B tasks, and the
+        // buffer in front of it as many ('auto' would move B with the measured task time).
         cpu('compute', doubleWorker, { threads: 2, batch: 4 }),
         io<N, N>('store', async (value) => value, { concurrency: 2 }),
       ],
@@ -227,8 +227,8 @@ describe('a consumer that breaks out of its loop', () => {
 
       const stats = ex.stats();
       const window = pipelineWindow(stats);
-      // Capacities 3 + 2x4 + 2, buffers 2x4 (in front of compute) + 2, output 2.
-      expect(window).toBe(3 + 2 * 4 + 2 + 2 * 4 + 2 + 2);
+      // Capacities 3 + (2+1)x4 + 2, buffers (2+1)x4 (in front of compute) + 2, output 2.
+      expect(window).toBe(3 + (2 + 1) * 4 + 2 + (2 + 1) * 4 + 2 + 2);
       expect(input.pulled()).toBeLessThanOrEqual(k + window);
       expect(stats.tasks.pulled).toBe(input.pulled());
       expect(stats.tasks.peakOpen).toBeLessThanOrEqual(window);

@@ -58,9 +58,10 @@ async function track<T>(p: Probe, fn: () => Promise<T>): Promise<T> {
 
 /**
  * fetch (io, k) → count (cpu, T threads, `batch` tasks per message) → store (io, 1); counters seen
- * from outside the engine. The batch is fixed, so every bound is exact: the cpu stage holds T x B
- * tasks, and so does the buffer in front of it unless `buffer` is given ('auto' would move B with
- * the measured task time; test/cpu-batch.test.ts covers it).
+ * from outside the engine. The batch is fixed, so every bound is exact: the cpu stage holds T tasks
+ * with B = 1 and (T + 1) x B with B > 1 (one batch more than its threads run, waiting for the first
+ * that frees), and so does the buffer in front of it unless `buffer` is given ('auto' would move B
+ * with the measured task time; test/cpu-batch.test.ts covers it).
  */
 function loadPipeline(k: number, threads: number, batch: false | number, buffer?: number) {
   const counters = new SharedArrayBuffer(16);
@@ -104,6 +105,8 @@ describe('back pressure under load', () => {
   ])('keeps every stage within its capacity and every buffer within its bound: %s', async (_, batch, B) => {
     const k = 6;
     const threads = 2;
+    // The cpu stage's capacity: one batch more than its threads run when it batches.
+    const C = B > 1 ? (threads + 1) * B : threads;
     const p = loadPipeline(k, threads, batch);
     const seen = new Set<number>();
     try {
@@ -119,16 +122,18 @@ describe('back pressure under load', () => {
       expect(p.fetchProbe.peak).toBeLessThanOrEqual(k);
       expect(p.storeProbe.peak).toBeLessThanOrEqual(1);
       expect(p.cpuPeak()).toBeLessThanOrEqual(threads);
-      // Seen by the engine. A cpu stage's capacity counts tasks: threads x B.
-      expect(stats.stages[1]).toMatchObject({ capacity: threads * B, batch: { size: B } });
+      // Seen by the engine. A cpu stage's capacity counts tasks: threads with B = 1, (threads + 1) x B
+      // with B > 1; at most threads x B of them are in messages to threads at once.
+      expect(stats.stages[1]).toMatchObject({ capacity: C, peakCapacity: C, batch: { size: B, threads } });
       expect(stats.stages[1]!.batch!.peak).toBeLessThanOrEqual(B);
+      expect(stats.stages[1]!.batch!.peakOnThreads).toBeLessThanOrEqual(threads * B);
       for (const s of stats.stages) expect(s.peakActive).toBeLessThanOrEqual(s.capacity);
       for (const b of stats.buffers) expect(b.peak).toBeLessThanOrEqual(b.bound);
       // Default bound: the downstream stage's capacity (the output's: the last stage's).
-      expect(stats.buffers.map((b) => b.bound)).toEqual([threads * B, 1, 1]);
-      // Fetched-but-unstarted payloads stay under io capacity + buffer bound + tasks posted to threads.
-      expect(stats.buffered.peak).toBeLessThanOrEqual(k + threads * B + threads * B + 1);
-      expect(p.peakFetchedNotStarted()).toBeLessThanOrEqual(k + threads * B + threads * B);
+      expect(stats.buffers.map((b) => b.bound)).toEqual([C, 1, 1]);
+      // Fetched-but-unstarted payloads stay under io capacity + buffer bound + the cpu stage's capacity.
+      expect(stats.buffered.peak).toBeLessThanOrEqual(k + C + C + 1);
+      expect(p.peakFetchedNotStarted()).toBeLessThanOrEqual(k + C + C);
     } finally {
       await p.executor.close();
     }
@@ -145,13 +150,13 @@ describe('back pressure under load', () => {
         const s = p.executor.stats();
         peaks.push({ buffered: s.buffered.peak, open: s.tasks.peakOpen });
         expect(s.tasks.peakOpen).toBeLessThanOrEqual(pipelineWindow(s));
-        expect(s.stages[1]!.capacity).toBe(2 * 4);
+        expect(s.stages[1]!.capacity).toBe((2 + 1) * 4);
       } finally {
         await p.executor.close();
       }
     }
-    // One bound for both sizes: io capacity + fetch→count buffer + cpu capacity (threads x B) + count→store buffer.
-    const bound = 4 + 3 + 2 * 4 + 3;
+    // One bound for both sizes: io capacity + fetch→count buffer + cpu capacity ((threads + 1) x B) + count→store buffer.
+    const bound = 4 + 3 + (2 + 1) * 4 + 3;
     for (const p of peaks) expect(p.buffered).toBeLessThanOrEqual(bound);
   });
 });

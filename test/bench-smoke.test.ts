@@ -14,7 +14,19 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const SCENARIOS = ['pipeline', 'memory', 'tail', 'shared', 'adaptive', 'overhead', 'bridge', 'durable', 'scale-out'];
+const SCENARIOS = [
+  'pipeline',
+  'memory',
+  'tail',
+  'shared',
+  'adaptive',
+  'overhead',
+  'fine-grained',
+  'ceiling',
+  'bridge',
+  'durable',
+  'scale-out',
+];
 
 interface Check {
   readonly claim: string;

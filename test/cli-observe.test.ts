@@ -9,6 +9,7 @@ import {
   io,
   SluiceOptionError,
   service,
+  type BatchStats,
   type ExecutorStats,
   type MainThreadStats,
   type Service,
@@ -46,7 +47,7 @@ function stats(
     peakRunning: capacity,
     completed: 10,
     failed: 1,
-    ...(o.cpuBatch?.[i] !== undefined ? { batch: { size: o.cpuBatch[i]!, peak: o.cpuBatch[i]!, batches: 7, taskMs: 0.02 } } : {}),
+    ...(o.cpuBatch?.[i] !== undefined ? { batch: batchOf(capacity, o.cpuRunning?.[i] ?? 0, o.cpuBatch[i]!) } : {}),
   }));
   return {
     stages: [
@@ -71,6 +72,22 @@ function stats(
     buffered: { size: o.buffered ?? 0, peak: 8 },
     tasks: { pulled: o.pulled ?? 0, open: o.open ?? 0, peakOpen: 20, completed: 0, failed: 0 },
     mainThread: o.main ?? { utilization: 0.25, recentUtilization: 0.5 },
+  };
+}
+
+/** A cpu stage's batch stats: its threads are `capacity / size`, the busy ones its running tasks over B, rounded up. */
+function batchOf(capacity: number, running: number, size: number): BatchStats {
+  const threads = Math.max(1, Math.round(capacity / size));
+  return {
+    threads,
+    busyThreads: Math.min(threads, Math.ceil(running / size)),
+    size,
+    peak: size,
+    batches: 7,
+    onThreads: running,
+    peakOnThreads: running,
+    taskMs: 0.02,
+    handoffMs: 0.1,
   };
 }
 
@@ -133,7 +150,7 @@ describe('figures', () => {
     expect(f.buffered).toBe(7);
   });
 
-  it("counts a batching stage's threads as its capacity over B, busy ones as running tasks over B rounded up", () => {
+  it("takes a batching stage's threads and busy threads from its batch stats", () => {
     const f = figuresOf(snap({ done: 0, stats: stats({ cpuCapacity: [128, 3], cpuRunning: [70, 2], cpuBatch: [64] }) }), 0);
     expect(f.threads).toBe(5); // 128 / 64 + 3
     expect(f.busyThreads).toBe(4); // ceil(70 / 64) + 2

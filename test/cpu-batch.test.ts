@@ -1,11 +1,12 @@
 /**
  * Batching in cpu stages (`cpu(name, file, { batch })`): a free thread receives up to B tasks in one
- * message. Counted from both sides: the engine's stats (capacity = threads x B, batch peak and
- * count, buffer bounds) and the threads themselves (a worker module, written to a temporary folder,
- * counts in shared memory the tasks it ran between two of its answers, i.e. the tasks of one
- * message). Outcomes stay per task: a throw, a crash, a value that cannot be cloned, ordered
- * output, stopOnError, abort, drain, transfer and the bridge. Real Piscina pools; no clocks in
- * the assertions.
+ * message. Counted from both sides: the engine's stats (capacity = (threads + 1) x B when B > 1,
+ * one batch more than the threads run, waiting in the stage for the first thread that frees; at
+ * most threads x B tasks in messages to threads; batch peak and count, buffer bounds) and the
+ * threads themselves (a worker module, written to a temporary folder, counts in shared memory the
+ * tasks it ran between two of its answers, i.e. the tasks of one message). Outcomes stay per task:
+ * a throw, a crash, a value that cannot be cloned, ordered output, stopOnError, abort, drain,
+ * transfer and the bridge. Real Piscina pools; no clocks in the assertions.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -206,13 +207,18 @@ function pipelineWindow(stats: ExecutorStats): number {
   return stats.stages.reduce((sum, s) => sum + s.capacity, 0) + stats.buffers.reduce((sum, b) => sum + b.bound, 0);
 }
 
+/** A cpu stage's capacity for a batch size B: its threads with B = 1, one batch more than they run with B > 1. */
+function capacityFor(B: number, threads = THREADS): number {
+  return B > 1 ? (threads + 1) * B : threads;
+}
+
 async function rerunsFine(ex: Executor<Task, Result>): Promise<void> {
   expectAllDoubled(await collect(ex.run(Array.from({ length: 12 }, (_, n) => ({ n })))), 12);
   expectIdle(ex);
 }
 
 describe('batch size', () => {
-  it('a fixed batch: no message holds more than N tasks, at most threads x N run at once, every task runs once', async () => {
+  it('a fixed batch: no message holds more than N tasks, the stage holds (threads + 1) x N, at most threads x N are on threads at once, every task runs once', async () => {
     const N = 8;
     const n = 400;
     const { shared, cells } = counters(n);
@@ -221,13 +227,16 @@ describe('batch size', () => {
     expectAllDoubled(outcomes, n);
 
     const s = cpuStage(ex);
-    expect(s.capacity).toBe(THREADS * N);
-    // The first 16 tasks arrive in one turn: two full batches go at once.
-    expect(s.batch).toMatchObject({ size: N, peak: N });
+    expect(s.capacity).toBe((THREADS + 1) * N);
+    expect(s.peakCapacity).toBe((THREADS + 1) * N);
+    // The first 24 tasks arrive in one turn: two full batches go at once, a third waits for a thread.
+    expect(s.batch).toMatchObject({ size: N, peak: N, threads: THREADS, busyThreads: 0, onThreads: 0 });
     expect(s.batch!.batches).toBeGreaterThanOrEqual(Math.ceil(n / N));
     expect(s.batch!.batches).toBeLessThanOrEqual(n);
-    expect(s.peakRunning).toBeLessThanOrEqual(THREADS * N);
-    expect(s.peakActive).toBeLessThanOrEqual(THREADS * N);
+    expect(s.peakRunning).toBe((THREADS + 1) * N);
+    expect(s.peakActive).toBeLessThanOrEqual((THREADS + 1) * N);
+    // In messages to threads: at most one batch per thread.
+    expect(s.batch!.peakOnThreads).toBeLessThanOrEqual(THREADS * N);
 
     // Seen from the threads: a message ran at most N tasks, and batching did happen.
     expect(cells[RUN_PEAK]).toBe(N);
@@ -250,8 +259,10 @@ describe('batch size', () => {
     expect(t.batch!.peak).toBeGreaterThan(1);
     expect(t.batch!.peak).toBeLessThanOrEqual(256);
     expect(t.batch!.batches).toBeLessThan(n);
-    expect(t.capacity).toBe(THREADS * t.batch!.size);
-    expect(t.peakRunning).toBeLessThanOrEqual(THREADS * 256);
+    expect(t.capacity).toBe(capacityFor(t.batch!.size));
+    expect(t.peakCapacity).toBeLessThanOrEqual((THREADS + 1) * 256);
+    expect(t.peakRunning).toBeLessThanOrEqual((THREADS + 1) * 256);
+    expect(t.batch!.peakOnThreads).toBeLessThanOrEqual(THREADS * t.batch!.peak);
     expect(cells[RUN_PEAK]).toBeGreaterThan(1);
     expect(cells[RUN_PEAK]).toBeLessThanOrEqual(256);
     expect(cells[PENDING_PEAK]).toBeLessThanOrEqual(THREADS * 256);
@@ -261,6 +272,7 @@ describe('batch size', () => {
     const l = cpuStage(long);
     expect(l.batch).toMatchObject({ size: 1, peak: 1, batches: 8 });
     expect(l.capacity).toBe(THREADS);
+    expect(l.peakCapacity).toBe(THREADS);
     expect(l.peakRunning).toBeLessThanOrEqual(THREADS);
   });
 });
@@ -272,18 +284,21 @@ describe('the buffer in front of a batching stage', () => {
     const ex = start([io<Task, Task>('fetch', (t) => t, { concurrency: K }), compute({ batch })]);
     expectAllDoubled(await collect(ex.run(Array.from({ length: n }, (_, i) => ({ n: i, spin: 5000 })))), n);
     const s = ex.stats();
-    // The buffer before the cpu stage follows the stage's capacity, threads x B.
-    expect(s.buffers[0]!.bound).toBe(Math.max(THREADS, s.stages[1]!.capacity));
-    expect(s.stages[1]!.capacity).toBe(THREADS * s.stages[1]!.batch!.size);
+    // The buffer before the cpu stage follows the stage's capacity, (threads + 1) x B (threads with B = 1).
+    expect(s.buffers[0]!.bound).toBe(s.stages[1]!.capacity);
+    expect(s.stages[1]!.capacity).toBe(capacityFor(s.stages[1]!.batch!.size));
+    for (const b of s.buffers) expect({ name: b.name, within: b.peak <= b.peakBound }).toEqual({ name: b.name, within: true });
+    expect(s.stages[1]!.peakActive).toBeLessThanOrEqual(s.stages[1]!.peakCapacity);
     return s;
   }
 
-  it('a fixed batch: bound threads x N, the same for 200 and 2000 tasks, and buffered payloads within it', async () => {
+  it('a fixed batch: bound (threads + 1) x N, the same for 200 and 2000 tasks, and buffered payloads within it', async () => {
     const N = 8;
-    const bound = THREADS * N;
+    const bound = (THREADS + 1) * N;
     for (const n of [200, 2000]) {
       const s = await peaks(N, n);
       expect(s.buffers[0]!.bound).toBe(bound);
+      expect(s.buffers[0]!.peakBound).toBe(bound);
       for (const b of s.buffers) expect({ name: b.name, within: b.peak <= b.bound }).toEqual({ name: b.name, within: true });
       // Past `threads`, the bound it had before batching: the buffer refills whole batches.
       expect(s.buffers[0]!.peak).toBeGreaterThan(THREADS);
@@ -294,13 +309,14 @@ describe('the buffer in front of a batching stage', () => {
     }
   });
 
-  it("'auto': B moves, and the bounds with it, but never past threads x 256: the same for 200 and 2000 tasks", async () => {
+  it("'auto': B moves, and the bounds with it, but never past (threads + 1) x 256: the same for 200 and 2000 tasks", async () => {
     // A bound that shrinks with B leaves what it holds in place (it drains), so the peaks are
-    // checked against the largest bound B can give, not the one at the end.
-    const most = THREADS * 256;
+    // checked against the largest bound of the run (peakBound) and the largest B can give, not the one at the end.
+    const most = (THREADS + 1) * 256;
     for (const n of [200, 2000]) {
       const s = await peaks('auto', n);
-      for (const b of s.buffers) expect({ name: b.name, within: b.peak <= most }).toEqual({ name: b.name, within: true });
+      for (const b of s.buffers) expect({ name: b.name, within: b.peakBound <= most }).toEqual({ name: b.name, within: true });
+      expect(s.stages[1]!.peakCapacity).toBeLessThanOrEqual(most);
       expect(s.buffered.peak).toBeLessThanOrEqual(K + most);
       expect(s.stages[1]!.peakActive).toBeLessThanOrEqual(most);
       expect(s.tasks.peakOpen).toBeLessThanOrEqual(K + most + most + most);
@@ -476,12 +492,14 @@ describe('stopping a run while a batch runs', () => {
       const run = ex.run(input(), { signal: controller.signal });
       const first = run.next();
       await gate.entered();
-      // The stage is full (threads x B = 4): one message runs, the other tasks wait for its thread.
-      await vi.waitFor(() => expect(cpuStage(ex).running).toBe(4), { timeout: 10_000 });
+      // The stage is full ((threads + 1) x B = 8): one message of 2 runs on the thread, the other
+      // 6 tasks wait in the stage for it.
+      await vi.waitFor(() => expect(cpuStage(ex).running).toBe(8), { timeout: 10_000 });
       const during = cpuStage(ex);
-      expect(during.batch).toMatchObject({ batches: 1, peak: 2 });
+      expect(during.capacity).toBe(8);
+      expect(during.batch).toMatchObject({ batches: 1, peak: 2, threads: 1, busyThreads: 1, onThreads: 2, peakOnThreads: 2 });
       expect(cells[GATE_RUN]).toBe(2); // the gated task is the second of its message
-      expect(pulled).toBe(4);
+      expect(pulled).toBe(8);
 
       controller.abort(reason);
       const error = await first.then(
@@ -491,8 +509,8 @@ describe('stopping a run while a batch runs', () => {
       expect(error).toBeInstanceOf(SluiceAbortError);
       expect(error).toMatchObject({ code: ErrorCodes.ABORTED, reason });
       expect(await run.next()).toEqual({ done: true, value: undefined });
-      expect(pulled).toBe(4);
-      expect(ex.stats().tasks).toMatchObject({ pulled: 4, open: 0 });
+      expect(pulled).toBe(8);
+      expect(ex.stats().tasks).toMatchObject({ pulled: 8, open: 0 });
       expectIdle(ex);
       await rerunsFine(ex);
     } finally {
@@ -524,7 +542,7 @@ describe('stopping a run while a batch runs', () => {
         expect(gen.closed).toBe(true);
       }
     }
-    // Work was in flight at the drain (the stage holds up to 16), and all of it finished.
+    // Work was in flight at the drain (the stage holds up to (2 + 1) x 8 = 24), and all of it finished.
     expect(pulledAtDrain).toBeGreaterThan(10);
     expect(gen.pulled).toBe(pulledAtDrain);
     expectAllDoubled(

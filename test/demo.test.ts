@@ -79,19 +79,28 @@ describe('runDemo: the demo job through the machinery of sluice run, in-process'
 
     const { stats } = summary;
     expect(stats.tasks).toMatchObject({ pulled: tasks, open: 0, completed: tasks, failed: 0 });
-    // A cpu stage's capacity counts tasks: threads x B, its batch size now (`batch: 'auto'`).
-    const batch = stats.stages[1]!.batch!.size;
+    // A cpu stage's capacity counts tasks, by its batch size B now (`batch: 'auto'`): threads when
+    // B = 1, (threads + 1) x B when B > 1 (one batch more than its threads run).
+    const synthesize = stats.stages[1]!;
+    const batch = synthesize.batch!;
     expect(stats.stages.map((s) => [s.name, s.kind, s.capacity])).toEqual([
       ['fetch', 'io', concurrency],
-      ['synthesize', 'cpu', 2 * batch],
+      ['synthesize', 'cpu', batch.size > 1 ? 3 * batch.size : 2],
     ]);
+    expect(stats.stages[0]!.peakCapacity).toBe(concurrency);
+    // B moves during the run, and the capacity with it: the largest a task was admitted under
+    // follows the same rule, for some B of at most 256.
+    const most = synthesize.peakCapacity;
+    expect(most === 2 || (most % 3 === 0 && most >= 3 * 2 && most <= 3 * 256)).toBe(true);
+    expect(batch.peakOnThreads).toBeLessThanOrEqual(2 * batch.peak);
+    // The summary's bound: the largest capacities and buffer bounds of the run, up to the cpu stage.
     const bound =
-      stats.stages.slice(0, -1).reduce((n, s) => n + s.capacity, 0) + stats.buffers.slice(0, -1).reduce((n, b) => n + b.bound, 0);
+      stats.stages.slice(0, -1).reduce((n, s) => n + s.peakCapacity, 0) + stats.buffers.slice(0, -1).reduce((n, b) => n + b.peakBound, 0);
     expect(summary.bufferedBound).toBe(bound);
     expect(summary.peakBuffered).toBeGreaterThan(0);
     expect(summary.peakBuffered).toBeLessThanOrEqual(bound);
-    for (const s of stats.stages) expect(s.peakActive).toBeLessThanOrEqual(s.capacity);
-    for (const b of stats.buffers) expect(b.peak).toBeLessThanOrEqual(b.bound);
+    for (const s of stats.stages) expect(s.peakActive).toBeLessThanOrEqual(s.peakCapacity);
+    for (const b of stats.buffers) expect(b.peak).toBeLessThanOrEqual(b.peakBound);
     expect(summary.service.requests).toBe(tasks);
     expect(summary.service.peakInFlight).toBeLessThanOrEqual(concurrency);
   });

@@ -256,8 +256,8 @@ describe('stopOnError', () => {
           },
           { concurrency: 3 },
         ),
-        // A fixed batch keeps the window exact: the stage holds threads x B tasks, and the buffer
-        // in front of it as many ('auto' would move B with the measured task time).
+        // A fixed batch keeps the window exact: the stage holds (threads + 1) x B tasks, and the
+        // buffer in front of it as many ('auto' would move B with the measured task time).
         cpu('compute', doubleWorker, { threads: 2, batch: 4 }),
         io<N, N>(
           'check',
@@ -279,7 +279,7 @@ describe('stopOnError', () => {
       expect((error as SluiceTaskError).outcome).toEqual({ ok: false, task: { n: 1 }, index: 1, stage: 'check', error: boom, attempts: 1 });
       // Every task pulled before the failure was settled and yielded, in input order, except task 1.
       const { pulled, peakOpen } = ex.stats().tasks;
-      const window = 3 + 2 * 4 + 2 + 2 * 4 + 2 + 2; // capacities 3 + 2x4 + 2, buffers 2x4 + 2, output 2
+      const window = 3 + (2 + 1) * 4 + 2 + (2 + 1) * 4 + 2 + 2; // capacities 3 + (2+1)x4 + 2, buffers (2+1)x4 + 2, output 2
       expect(peakOpen).toBeLessThanOrEqual(window);
       expect(pulled).toBeLessThanOrEqual(window);
       expect(outcomes.map((o) => o.index)).toEqual([0, ...Array.from({ length: pulled - 2 }, (_, i) => i + 2)]);

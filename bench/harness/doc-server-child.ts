@@ -18,10 +18,16 @@ import { commands, emit } from './lines.js';
 import { cpuMsOf } from './stats.js';
 
 const { values } = parseArgs({
-  options: { latency: { type: 'string', default: '20' }, size: { type: 'string', default: '262144' } },
+  options: {
+    latency: { type: 'string', default: '20' },
+    size: { type: 'string', default: '262144' },
+    variety: { type: 'string', default: '32' },
+  },
 });
 const servers = await Promise.all(
-  values.latency.split(',').map((l) => startDocServer({ latencyMs: Number(l), sizeBytes: Number(values.size) })),
+  values.latency
+    .split(',')
+    .map((l) => startDocServer({ latencyMs: Number(l), sizeBytes: Number(values.size), variety: Number(values.variety) })),
 );
 const ready = process.cpuUsage();
 for (const s of servers) await emit('URL', s.url);

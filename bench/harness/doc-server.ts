@@ -21,10 +21,13 @@ export interface DocServerProcess {
   stop(): Promise<void>;
 }
 
-/** One server process answering `sizeBytes` documents on one port per latency. */
-export async function startDocServers(latenciesMs: readonly number[], sizeBytes: number): Promise<DocServerProcess> {
+/**
+ * One server process answering `sizeBytes` documents on one port per latency, `variety` distinct
+ * ones (generated at start: fewer start faster).
+ */
+export async function startDocServers(latenciesMs: readonly number[], sizeBytes: number, variety = 32): Promise<DocServerProcess> {
   const child = startChild({
-    args: ['--import', 'tsx', DOC_SERVER, '--latency', latenciesMs.join(','), '--size', String(sizeBytes)],
+    args: ['--import', 'tsx', DOC_SERVER, '--latency', latenciesMs.join(','), '--size', String(sizeBytes), '--variety', String(variety)],
     stderr: 'inherit',
   });
   const urls: string[] = [];

@@ -1,7 +1,9 @@
 /**
  * Scenario `overhead`: what sluice costs per task over the raw tools it wraps.
  * (1) cpu: no-op tasks and ~0.1 ms tasks (busy loop) on T = 2 threads, raw Piscina behind
- *     p-limit(T) (a task submitted only when a thread is free) vs a sluice cpu stage of T threads;
+ *     p-limit(T) (a task submitted only when a thread is free) vs a sluice cpu stage of T threads
+ *     with `batch: false` (one task per message: the per-message overhead; batching is measured
+ *     by the fine-grained scenario);
  * (2) io: ~1 µs async tasks (a tiny synchronous busy loop), raw p-limit(k = 16) fed lazily by k
  *     lanes vs a sluice io stage of concurrency 16.
  *
@@ -139,7 +141,7 @@ export const scenario: Scenario = async (options) => {
     '',
     `raw cpu = Piscina (min = max = ${THREADS} threads, one task per thread) fed by ${THREADS} lanes, each pulling the next input and ` +
       `awaiting \`limit(() => pool.run(x))\` with p-limit(${THREADS}). raw io = ${CONCURRENCY} lanes awaiting \`limit(fn, x)\` with ` +
-      `p-limit(${CONCURRENCY}). sluice = \`createExecutor\` with one stage (\`cpu(..., { threads: ${THREADS} })\` or ` +
+      `p-limit(${CONCURRENCY}). sluice = \`createExecutor\` with one stage (\`cpu(..., { threads: ${THREADS}, batch: false })\` or ` +
       `\`io(..., { concurrency: ${CONCURRENCY} })\`), drained with \`for await\`.`,
     '',
   ].join('\n');
@@ -209,7 +211,9 @@ export const scenario: Scenario = async (options) => {
       'the lazy input generator (raw keeps exactly T or k tasks in flight, pulling the next input when one ends; no array of ' +
       'N promises) and the counting of completions. The 0.1 ms and 1 µs tasks are a busy loop calibrated on the main thread ' +
       '(fastest of nine ~10 ms bursts). Wall from the first pull to the last completion; CPU from process.cpuUsage() (all threads). ' +
-      'sluice ÷ raw paired within a round; medians over rounds.',
+      'sluice ÷ raw paired within a round; medians over rounds. The sluice cpu stage runs with `batch: false` (one task per ' +
+      "message, as raw Piscina), so this measures sluice's per-message overhead; batching (the default, `batch: 'auto'`) is " +
+      'measured against raw Piscina in the fine-grained scenario.',
     markdown,
     checks,
     charts: [{ file: 'overhead-per-task.svg', title: 'µs per task, raw vs sluice', spec: chart }],

@@ -3,7 +3,8 @@
  * - cpu-raw: a raw Piscina pool (min = max = T threads, one task per thread, as sluice's), fed by
  *   T lanes that each pull the next input and `await limit(() => pool.run(x))` with p-limit(T):
  *   a task is submitted only when a thread is free, and Piscina's queue stays empty.
- * - cpu-sluice: createExecutor with one cpu stage of T threads on the same worker module.
+ * - cpu-sluice: createExecutor with one cpu stage of T threads on the same worker module, with
+ *   `batch: false` (one task per message, like the raw pool; batching is measured by fine-grained).
  * - io-raw: p-limit(k) around the async function, fed by k lanes pulling the input lazily (k in
  *   flight, no array of N promises).
  * - io-sluice: createExecutor with one io stage of concurrency k on the same function.
@@ -99,8 +100,9 @@ export function cpuRaw(threads: number, exportName: string, source: Source): Var
   };
 }
 
+/** `batch: false`: one task per message, as raw Piscina sends them (batching is the fine-grained scenario's). */
 export function cpuSluice(threads: number, exportName: string, source: Source): Variant {
-  const ex = createExecutor<number, number>({ stages: [cpu('work', OVERHEAD_TASK, { threads, exportName })] });
+  const ex = createExecutor<number, number>({ stages: [cpu('work', OVERHEAD_TASK, { threads, exportName, batch: false })] });
   return {
     tool: 'sluice',
     run: (n) => timed(n, () => drain(ex, source(n))),

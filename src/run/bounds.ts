@@ -8,7 +8,7 @@ import type { Stages } from './stages.js';
 
 /**
  * The output's bound now: as resolved, or, after a batching cpu stage (and no `outputBuffer`
- * given), that stage's capacity, threads x B, so a finished batch moves out at once.
+ * given), that stage's capacity, (threads + 1) x B, so a finished batch moves out at once.
  */
 export function outputBound(opts: ResolvedOptions, runners: readonly StageRunner[]): number {
   const last = runners[runners.length - 1]!;

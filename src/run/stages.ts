@@ -108,7 +108,7 @@ export class Stages {
 
   /**
    * The bound of the buffer after stage `i` now: as resolved, or, in front of a batching cpu stage
-   * (and no `buffer` given), the stage's capacity, threads x B, so a whole batch can be refilled at once.
+   * (and no `buffer` given), the stage's capacity, (threads + 1) x B, so a whole batch can be refilled at once.
    */
   bound(i: number): number {
     const bound = this.#bounds[i]!;

@@ -1,26 +1,41 @@
 /**
  * How many tasks a cpu stage sends a free thread in one message (B). Fixed, or `'auto'`: B starts
- * at 1 and follows the per-task time the threads measure, so that one batch is about
- * `AUTO_BATCH.targetMs` of work: long tasks keep B = 1, tiny ones get up to `AUTO_BATCH.max`.
+ * at 1 and follows two things the stage measures on every batch:
  *
- * Each batch's reply says how long its thread took; the sample is that time over its task count.
- * The estimate is the median of the last `AUTO_BATCH.samples` samples, so a few long tasks in a
- * stream of short ones (a skewed batch) do not shrink B for the batches after them. 'auto' also
- * keeps a batch's binary input under about `AUTO_BATCH.maxBytes` (the same median over the bytes
- * per task), since a batch's inputs are copied to its thread and held until it answers: tasks
- * with large payloads and little work batch little, so the memory they hold stays near B = 1's.
+ * - the time per task (the thread's time on the batch over its tasks), and
+ * - the hand-off: how long a batch was away beyond its thread's time on it (the post, the thread's
+ *   wake-up, the reply, the main thread's turn to read it), during which the thread did nothing.
+ *
+ * B = target / (time per task), where the target is `AUTO_BATCH.handoffs` hand-offs (so the
+ * hand-off costs about 1/20 of the threads' time), kept within `minMs`..`maxMs`: about 1 ms of work
+ * per batch on a machine whose hand-off is 50 µs, 6 ms where it is 300 µs (a busy 2-vCPU VM).
+ * Tasks of `loneMs` or more always go one per message, and tiny ones get at most `max`.
+ *
+ * Each estimate is a median of the last `samples` batches; for the time per task, the larger of
+ * that and the last batch's: B shrinks at once when tasks get longer (so a thread never holds a
+ * long private queue), and grows back only as the median does, so one batch with a long task in
+ * it (a skewed stream) makes one small batch after it, not many. 'auto' also keeps a batch's
+ * binary input under about `maxBytes` (the same median over the bytes per task), since a batch's
+ * inputs are copied to its thread and held until it answers: tasks with large payloads and little
+ * work batch little, so the memory they hold stays near B = 1's.
  */
 import type { BatchStats } from '../stats.js';
 
 export const AUTO_BATCH = Object.freeze({
-  /** Work per batch that 'auto' aims for, in ms: a thread's hand-off (~50-130 µs here) is then a few % of it. */
-  targetMs: 2,
-  /** The largest batch 'auto' makes: it bounds the tasks a stage holds (threads x max) when tasks take no time. */
+  /** Work per batch that 'auto' aims for, in hand-offs: the hand-off is then about 5% of the threads' time. */
+  handoffs: 20,
+  /** The least work per batch 'auto' aims for (ms). */
+  minMs: 1,
+  /** The most work per batch 'auto' aims for (ms): the longest a thread holds tasks that another could take. */
+  maxMs: 10,
+  /** The largest batch 'auto' makes: it bounds the tasks a stage holds ((threads + 1) x max) when tasks take no time. */
   max: 256,
   /** Batches the estimate looks back over. */
   samples: 16,
   /** Binary input per batch that 'auto' stays under: 1 MiB. */
   maxBytes: 1024 * 1024,
+  /** Tasks that take this long (ms) or longer go one per message: the hand-off is then a few % of a task. */
+  loneMs: 1,
 });
 
 export class BatchSize {
@@ -29,12 +44,21 @@ export class BatchSize {
   #taskMs = 0;
   readonly #samples: number[] = [];
   readonly #bytes: number[] = [];
+  readonly #handoffs: number[] = [];
+  #handoffMs = 0;
   #peak = 0;
   #batches = 0;
+  /** Tasks in messages now (on a thread, or posted to one), and the messages. */
+  #onThreads = 0;
+  #messages = 0;
+  #peakOnThreads = 0;
   readonly #onChange: () => void;
 
+  readonly #threads: number;
+
   /** `mode`: 'auto' or a fixed B (a positive integer); `onChange` is told when B moves. */
-  constructor(mode: 'auto' | number, onChange: () => void) {
+  constructor(mode: 'auto' | number, threads: number, onChange: () => void) {
+    this.#threads = threads;
     this.#auto = mode === 'auto';
     this.#size = mode === 'auto' ? 1 : mode;
     this.#onChange = onChange;
@@ -49,15 +73,31 @@ export class BatchSize {
   sent(tasks: number): void {
     this.#batches += 1;
     if (tasks > this.#peak) this.#peak = tasks;
+    this.#onThreads += tasks;
+    this.#messages += 1;
+    if (this.#onThreads > this.#peakOnThreads) this.#peakOnThreads = this.#onThreads;
   }
 
-  /** A batch of `tasks`, whose inputs held `bytes` of binary payloads, came back after `ms` on its thread. */
-  record(tasks: number, ms: number, bytes: number): void {
+  /** A batch of `tasks` came back, answered or not. */
+  returned(tasks: number): void {
+    this.#onThreads -= tasks;
+    this.#messages -= 1;
+  }
+
+  /**
+   * A batch of `tasks`, whose inputs held `bytes` of binary payloads, came back `awayMs` after it
+   * was posted, having taken `ms` of its thread.
+   */
+  record(tasks: number, ms: number, bytes: number, awayMs: number): void {
     if (!(tasks > 0) || !(ms >= 0)) return;
-    this.#taskMs = push(this.#samples, ms / tasks);
+    const sample = ms / tasks;
+    this.#taskMs = push(this.#samples, sample);
     const taskBytes = push(this.#bytes, bytes / tasks);
+    if (awayMs >= ms) this.#handoffMs = push(this.#handoffs, awayMs - ms);
     if (!this.#auto) return;
-    const byTime = this.#taskMs > 0 ? Math.floor(AUTO_BATCH.targetMs / this.#taskMs) : AUTO_BATCH.max;
+    const targetMs = Math.min(AUTO_BATCH.maxMs, Math.max(AUTO_BATCH.minMs, AUTO_BATCH.handoffs * this.#handoffMs));
+    const estimate = Math.max(this.#taskMs, sample);
+    const byTime = estimate >= AUTO_BATCH.loneMs ? 1 : estimate > 0 ? Math.floor(targetMs / estimate) : AUTO_BATCH.max;
     const byBytes = taskBytes > 0 ? Math.floor(AUTO_BATCH.maxBytes / taskBytes) : AUTO_BATCH.max;
     const size = Math.max(1, Math.min(AUTO_BATCH.max, byTime, byBytes));
     if (size === this.#size) return;
@@ -69,10 +109,21 @@ export class BatchSize {
   resetCounts(): void {
     this.#peak = 0;
     this.#batches = 0;
+    this.#peakOnThreads = this.#onThreads;
   }
 
   stats(): BatchStats {
-    return { size: this.#size, peak: this.#peak, batches: this.#batches, taskMs: this.#taskMs };
+    return {
+      threads: this.#threads,
+      busyThreads: this.#messages,
+      size: this.#size,
+      peak: this.#peak,
+      batches: this.#batches,
+      onThreads: this.#onThreads,
+      peakOnThreads: this.#peakOnThreads,
+      taskMs: this.#taskMs,
+      handoffMs: this.#handoffMs,
+    };
   }
 }
 

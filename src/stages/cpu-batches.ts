@@ -1,7 +1,11 @@
 /**
  * A batching cpu stage's hand-off: tasks wait here until a thread is free, and a free thread
  * receives up to B of them (./batch-size.ts) in one message, answered in one message. The
- * pipeline admits at most threads x B tasks into the stage, so this queue never holds more.
+ * pipeline admits at most (threads + 1) x B tasks into the stage: one batch more than the threads
+ * run, so that when a thread answers the next batch is ready and goes at once, before the
+ * answer's results are handed out (the thread would otherwise wait for the main thread to take
+ * them and admit new tasks). That batch waits here, not on a thread: whichever thread frees first
+ * takes it.
  *
  * - It never waits for a batch to fill: B ready tasks go at once; fewer go at the next turn of the
  *   event loop (`setImmediate`), after the tasks being admitted in this turn have arrived.
@@ -17,10 +21,10 @@
  * - An aborted run's waiting tasks reject at once; its running batches are aborted by Piscina.
  */
 import type { Piscina } from 'piscina';
-import type { StageBridge } from '../bridge/main.js';
+import type { OpenTask, StageBridge } from '../bridge/main.js';
 import { SluiceDataCloneError, SluiceStateError, ErrorCodes } from '../errors.js';
 import { findUncloneable, isCloneError } from '../wire/clone-path.js';
-import type { BatchMessage, BatchReply, TaskMessage } from '../wire/envelope.js';
+import type { BatchMessage, BatchReply, Envelope } from '../wire/envelope.js';
 import { collectTransferables } from '../wire/transfer.js';
 import type { BatchSize } from './batch-size.js';
 import { crashError, inputCloneFailure, openEnvelope } from './cpu-answer.js';
@@ -113,41 +117,50 @@ export class Batches {
     const signal = batch[0]!.signal;
     const bridge = this.#bridge;
     const tasks = bridge ? batch.map((w) => bridge.open({ task: w.ref.task, index: w.ref.index, key: w.ref.key, signal })) : undefined;
-    const messages: TaskMessage[] = batch.map(
-      (w, k) => tasks?.[k]?.message(w.input) ?? { input: w.input, index: w.ref.index, key: w.ref.key },
-    );
+    const message = batchMessage(batch, tasks);
     // A lone task's input buffers move; a batch's are copied, so that if its thread dies each of
     // its tasks can run again (a moved buffer would have died with the thread).
     const transferList = stage.transfer && batch.length === 1 ? collectTransferables(batch[0]!.input) : NONE;
     const bytes = batch.length === 1 && transferList !== NONE ? byteLength(transferList) : inputBytes(batch);
     this.#size.sent(batch.length);
+    const posted = performance.now();
     let reply: BatchReply;
     try {
-      const message: BatchMessage = { batch: messages };
       reply = (await this.#pool().run(message, {
         signal,
         ...(transferList.length > 0 ? { transferList: transferList as never } : {}),
       })) as BatchReply;
     } catch (error) {
       this.#busy -= 1;
+      this.#size.returned(batch.length);
       if (tasks) for (const t of tasks) t.close();
       this.#failed(batch, signal, error);
       this.#schedule();
       return;
     }
     this.#busy -= 1;
-    this.#size.record(batch.length, reply.ms, bytes);
+    this.#size.returned(batch.length);
+    this.#size.record(batch.length, reply.ms, bytes, performance.now() - posted);
+    // The next batch (ready in the queue: the stage holds one batch more than its threads run)
+    // goes before these results are handed out, so the thread does not wait for that work.
+    this.#schedule();
+    const failed = new Map<number, Envelope>();
+    for (const f of reply.failures) failed.set(f.at, f.envelope);
     for (let k = 0; k < batch.length; k++) {
       const w = batch[k]!;
       // The task's last progress is delivered before its outcome.
       tasks?.[k]?.close();
+      const envelope = failed.get(k);
+      if (envelope === undefined) {
+        w.resolve(reply.values[k]);
+        continue;
+      }
       try {
-        w.resolve(openEnvelope(stage, reply.envelopes[k]!));
+        w.resolve(openEnvelope(stage, envelope));
       } catch (error) {
         w.reject(error);
       }
     }
-    this.#schedule();
   }
 
   /** Piscina rejected the batch: it was aborted, its post failed, or its thread died before it answered. */
@@ -208,4 +221,23 @@ function inputBytes(batch: readonly Waiting[]): number {
   let n = 0;
   for (const w of batch) n += byteLength(collectTransferables(w.input));
   return n;
+}
+
+/** A batch as it is posted: one array per field (bridged stages add each task's id). */
+function batchMessage(batch: readonly Waiting[], tasks: readonly OpenTask[] | undefined): BatchMessage {
+  const n = batch.length;
+  const inputs = new Array<unknown>(n);
+  const indexes = new Array<number>(n);
+  let keys: (string | undefined)[] | undefined;
+  for (let k = 0; k < n; k++) {
+    const { input, ref } = batch[k]!;
+    inputs[k] = input;
+    indexes[k] = ref.index;
+    if (ref.key !== undefined) {
+      keys ??= new Array<string | undefined>(n);
+      keys[k] = ref.key;
+    }
+  }
+  const ids = tasks?.map((t, k) => t.message(inputs[k]).id);
+  return { inputs, indexes, keys, ids };
 }

@@ -1,8 +1,9 @@
 /**
  * Runs a cpu stage in a Piscina pool. The pipeline admits a task only when the stage has room:
- * `capacity` is threads x B, where B is the stage's batch size (./batch-size.ts), and a batching
- * stage hands a free thread up to B ready tasks in one message (./cpu-batches.ts); with B fixed
- * at 1 each task is its own message, posted as soon as it is admitted. Either way at most
+ * `capacity` is (threads + 1) x B when the stage's batch size B (./batch-size.ts) is above 1, and
+ * a batching stage hands a free thread up to B ready tasks in one message (./cpu-batches.ts);
+ * with B = 1 it is `threads`, and with B fixed at 1 each task is its own message, posted as soon
+ * as it is admitted. Either way at most
  * `threads` messages run at once, so Piscina's own queue is never used as a buffer. Each thread
  * runs sluice's worker entry, which loads the user's module. A stage with `timeoutMs` runs one task
  * per message and stops the thread of a task that runs too long (Piscina replaces it), failing
@@ -32,7 +33,7 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
   const { name, threads } = stage;
   const bridge = stageBridge(stage);
   const listeners = new Set<() => void>();
-  const size = new BatchSize(stage.batch, () => {
+  const size = new BatchSize(stage.batch, threads, () => {
     for (const listener of listeners) listener();
   });
   const batches = stage.batch === 1 ? undefined : new Batches(stage, getPool, size, bridge);
@@ -86,6 +87,7 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
       // Piscina's post of the task threw (no thread saw it, no capacity is held): say where.
       throw inputCloneFailure(name, input, error) ?? crashError(name, ref.index, error);
     } finally {
+      size.returned(1);
       timer?.clear();
       // Done, thrown, crashed or aborted: deliver the task's last progress, then forget the task.
       task?.close();
@@ -96,8 +98,10 @@ export function createCpuRunner(stage: ResolvedCpuStage): StageRunner {
   return {
     name,
     kind: 'cpu',
+    // A batching stage holds one batch more than its threads run (./cpu-batches.ts).
     get capacity() {
-      return threads * size.size;
+      const b = size.size;
+      return b > 1 ? (threads + 1) * b : threads;
     },
     followsCapacity: batches !== undefined,
     run(input, ref, signal) {

@@ -77,12 +77,13 @@ export interface CpuOptions {
   readonly threads?: number;
   /**
    * Tasks a free thread receives in one message (their results come back in one message; the
-   * worker function still takes one input and returns one result). `'auto'` sizes it from the
-   * measured time of the stage's tasks so that a batch is about 2 ms of work: tasks of 2 ms or more
-   * go one per message, tiny ones up to 256 per message, cutting the ~50-130 µs hand-off per task.
-   * A number fixes it (up to 65536); `false` or 1 sends one task per message. A thread never waits
-   * for a batch to fill: it takes what is ready, up to B. The stage then holds up to threads x B
-   * tasks, and so does the buffer in front of it (unless `buffer` is set). A stage with
+   * worker function still takes one input and returns one result). `'auto'` sizes it from what the
+   * stage measures, the time per task and the hand-off per message, so that a batch is about 20
+   * hand-offs of work (1 to 10 ms): tasks of 1 ms or more go one per message, tiny ones up to 256
+   * per message (and about 1 MiB of binary input). A number fixes it (up to 65536); `false` or 1 sends one task
+   * per message. A thread never waits for a batch to fill: it takes what is ready, up to B. With
+   * B > 1 the stage holds up to (threads + 1) x B tasks (one batch ready for the first thread that
+   * frees), and so does the buffer in front of it (unless `buffer` is set). A stage with
    * `timeoutMs` runs one task per message.
    * @default 'auto'
    */

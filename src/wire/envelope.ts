@@ -47,21 +47,38 @@ export interface TaskMessage {
 }
 
 /**
- * What a batching cpu stage posts: up to B task messages, run one after another on the thread
- * that takes it. The reply is one `BatchReply`.
+ * What a batching cpu stage posts: up to B tasks, run one after another on the thread that takes
+ * it, column by column (one array per field, not an object per task: a batch of tiny tasks is
+ * mostly the cost of copying it). The reply is one `BatchReply`.
  */
 export interface BatchMessage {
-  readonly batch: readonly TaskMessage[];
+  /** Each task's input, in order. */
+  readonly inputs: readonly unknown[];
+  readonly indexes: readonly number[];
+  /** Each task's key; undefined when no task of the batch has one. */
+  readonly keys: readonly (string | undefined)[] | undefined;
+  /** On a bridged stage, each task's id (./link.ts's `BridgedTask`). */
+  readonly ids: readonly number[] | undefined;
 }
 
-/** A batch's answer: one envelope per task, in the batch's order, and the time the thread spent on them (ms). */
+/** A failed task of a batch: its position in the batch and its envelope. */
+export interface BatchFailure {
+  readonly at: number;
+  readonly envelope: Envelope;
+}
+
+/**
+ * A batch's answer: each task's value in the batch's order (undefined where it failed), the
+ * failures (usually none), and the time the thread spent on the batch (ms).
+ */
 export interface BatchReply {
-  readonly envelopes: readonly Envelope[];
+  readonly values: readonly unknown[];
+  readonly failures: readonly BatchFailure[];
   readonly ms: number;
 }
 
 export function isBatchMessage(message: TaskMessage | BatchMessage): message is BatchMessage {
-  return Array.isArray((message as { batch?: unknown }).batch);
+  return Array.isArray((message as { inputs?: unknown }).inputs);
 }
 
 /** Data the cpu stage gives each worker (Piscina's `workerData`). */

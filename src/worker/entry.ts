@@ -23,6 +23,7 @@ import { isTypeScript, registerTypeScript } from '../typescript.js';
 import {
   isBatchMessage,
   serializeError,
+  type BatchFailure,
   type BatchMessage,
   type EntryData,
   type Envelope,
@@ -86,25 +87,29 @@ function exportOf(mod: Record<string, unknown>, name: string): unknown {
 }
 
 export default async function runTask(message: TaskMessage | BatchMessage): Promise<unknown> {
-  if (isBatchMessage(message)) return runBatch(message.batch);
+  if (isBatchMessage(message)) return runBatch(message);
   const fn = await handler;
   const { envelope, transferList } = await runOne(fn, message);
   if (transferList.length === 0) return envelope;
   return move({ [kTransferable]: [...new Set(transferList)], [kValue]: envelope } as never);
 }
 
-/** The tasks of a batch, one after another; one reply holds every envelope and one list every buffer to move. */
-async function runBatch(batch: readonly TaskMessage[]): Promise<unknown> {
+/** The tasks of a batch, one after another; one reply holds every value and one list every buffer to move. */
+async function runBatch(batch: BatchMessage): Promise<unknown> {
   const fn = await handler;
   const started = performance.now();
-  const envelopes: Array<ResultEnvelope | Envelope> = [];
-  const transfers: unknown[] = [];
-  for (const message of batch) {
+  const { inputs, indexes, keys, ids } = batch;
+  const values = new Array<unknown>(inputs.length);
+  const failures: BatchFailure[] = [];
+  let transfers: unknown[] = NONE;
+  for (let k = 0; k < inputs.length; k++) {
+    const message = { input: inputs[k], index: indexes[k]!, key: keys?.[k], ...(ids ? { id: ids[k]! } : {}) };
     const { envelope, transferList } = await runOne(fn, message);
-    envelopes.push(envelope);
-    for (const t of transferList) transfers.push(t);
+    if (envelope instanceof ResultEnvelope) values[k] = envelope.value;
+    else failures.push({ at: k, envelope });
+    if (transferList.length > 0) transfers = transfers === NONE ? [...transferList] : transfers.concat(transferList);
   }
-  const reply = new BatchEnvelope(envelopes, performance.now() - started);
+  const reply = new BatchEnvelope(values, failures, performance.now() - started);
   if (transfers.length === 0) return reply;
   return move({ [kTransferable]: [...new Set(transfers)], [kValue]: reply } as never);
 }

@@ -14,7 +14,7 @@
  */
 import { MessagePort } from 'node:worker_threads';
 import { findUncloneable } from '../wire/clone-path.js';
-import { serializeError, type CloneFailure } from '../wire/envelope.js';
+import { serializeError, type BatchFailure, type CloneFailure } from '../wire/envelope.js';
 
 /** A successful answer of sluice's worker entry; the class marks it as ours where it is posted. */
 export class ResultEnvelope {
@@ -28,7 +28,8 @@ export class ResultEnvelope {
  */
 export class BatchEnvelope {
   constructor(
-    readonly envelopes: readonly unknown[],
+    readonly values: unknown[],
+    readonly failures: BatchFailure[],
     readonly ms: number,
   ) {}
 }
@@ -69,16 +70,19 @@ function ourResult(message: unknown): ResultEnvelope | BatchEnvelope | undefined
 
 /** The batch with each result that cannot be cloned on its own replaced by its `clone` failure. */
 function batchWithFailures(batch: BatchEnvelope, error: unknown): BatchEnvelope {
-  const envelopes = batch.envelopes.map((e) => {
-    if (!(e instanceof ResultEnvelope)) return e;
+  const failed = new Set(batch.failures.map((f) => f.at));
+  const values = [...batch.values];
+  const failures = [...batch.failures];
+  for (let k = 0; k < values.length; k++) {
+    if (failed.has(k)) continue;
     try {
-      structuredClone(e.value);
-      return e;
+      structuredClone(values[k]);
     } catch (own) {
-      return cloneFailure(e.value, own ?? error);
+      failures.push({ at: k, envelope: cloneFailure(values[k], own ?? error) });
+      values[k] = undefined;
     }
-  });
-  return new BatchEnvelope(envelopes, batch.ms);
+  }
+  return new BatchEnvelope(values, failures, batch.ms);
 }
 
 function cloneFailure(value: unknown, error: unknown): CloneFailure {

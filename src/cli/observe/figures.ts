@@ -102,10 +102,9 @@ export function figuresOf(s: RunSnapshot, rate: number): Figures {
   const batches: BatchFigures[] = [];
   for (const stage of s.stats.stages) {
     if (stage.kind !== 'cpu') continue;
-    // A batching stage's capacity counts tasks: threads × B.
-    const size = Math.max(1, stage.batch?.size ?? 1);
-    const stageThreads = size === 1 ? stage.capacity : Math.max(1, Math.round(stage.capacity / size));
-    busyThreads += Math.min(stageThreads, Math.ceil(stage.running / size));
+    // A cpu stage's capacity counts tasks (threads × B, and one batch more): its batch stats say threads.
+    const stageThreads = stage.batch?.threads ?? stage.capacity;
+    busyThreads += stage.batch?.busyThreads ?? Math.min(stageThreads, stage.running);
     threads += stageThreads;
     if (stage.batch !== undefined) batches.push({ name: stage.name, size: stage.batch.size });
   }
