@@ -15,8 +15,8 @@ const SKIPPED = Symbol('skipped');
 
 export class Outcomes {
   readonly #ordered: boolean;
-  /** The output's bound now (it follows a batching last stage's capacity). */
-  readonly #bound: () => number;
+  /** The output's bound now (it follows a batching last stage's capacity: the run sets it again when that moves). */
+  bound: number;
   readonly #queue: Outcome[] = [];
   #peak = 0;
   #peakBound = 0;
@@ -30,9 +30,9 @@ export class Outcomes {
   #endErrorDelivered = false;
   readonly #settledWaiters: Array<() => void> = [];
 
-  constructor(ordered: boolean, bound: () => number) {
+  constructor(ordered: boolean, bound: number) {
     this.#ordered = ordered;
-    this.#bound = bound;
+    this.bound = bound;
   }
 
   /** Outcomes waiting for the consumer. */
@@ -60,7 +60,7 @@ export class Outcomes {
    */
   emit(outcome: Outcome, force = false): boolean {
     if (!this.#ordered) {
-      const bound = this.#bound();
+      const bound = this.bound;
       if (!force && this.#queue.length >= bound) return false;
       if (bound > this.#peakBound) this.#peakBound = bound;
       this.#queue.push(outcome);

@@ -80,7 +80,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
     this.#key = init.key;
     this.#onStart = init.onStart;
     this.#onSettle = init.onSettle;
-    this.#outcomes = new Outcomes(options.ordered, () => outputBound(options, runners));
+    this.#outcomes = new Outcomes(options.ordered, outputBound(options, runners));
     this.#stages = new Stages(runners, options.bounds, options.bufferSet, this.#outcomes);
     this.#input = new Input(init.source, {
       room: () =>
@@ -146,7 +146,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
       output: {
         size: this.#outcomes.size,
         peak: this.#outcomes.peak,
-        bound: outputBound(this.#opts, this.#runners),
+        bound: this.#outcomes.bound,
         peakBound: this.#outcomes.peakBound,
       },
       tasks: {
@@ -170,6 +170,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
     this.#phase = 'running';
     this.#elu.start();
     for (const runner of this.#runners) runner.startRun?.();
+    this.#readBounds(); // a batching stage keeps its B from an earlier run
     if (signal?.aborted) {
       this.#settleAtStart(new SluiceAbortError(signal.reason));
       return;
@@ -200,9 +201,16 @@ export class Run implements AsyncIterableIterator<Outcome> {
     }
     // A stage whose limit rises can admit more at once, with no completion to trigger it.
     for (const runner of this.#runners) {
-      if (runner.onCapacityChange) this.#unsubscribes.push(runner.onCapacityChange(() => this.#pump()));
+      if (runner.onCapacityChange) this.#unsubscribes.push(runner.onCapacityChange(() => this.#readBounds(true)));
     }
     this.#pump();
+  }
+
+  /** Bounds that follow a stage's capacity (a batching stage's B), read again when a capacity moves (then pump). */
+  #readBounds(pump = false): void {
+    this.#stages.refreshBounds();
+    this.#outcomes.bound = outputBound(this.#opts, this.#runners);
+    if (pump) this.#pump();
   }
 
   /** The run ends before it pulled anything (aborted already, or the input has no iterator). */

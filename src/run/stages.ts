@@ -46,6 +46,8 @@ export class Stages {
   readonly #buffers: Item[][];
   readonly #bufferPeaks: number[];
   readonly #boundPeaks: number[];
+  /** Each buffer's bound now, read again when a capacity moves (./run.ts). */
+  readonly #current: number[];
   /** Payloads that finished a stage and wait for the next one, buffered or held in their slot. */
   #payloads = 0;
   #peakPayloads = 0;
@@ -59,6 +61,8 @@ export class Stages {
     this.#buffers = bounds.map(() => []);
     this.#bufferPeaks = bounds.map(() => 0);
     this.#boundPeaks = bounds.map(() => 0);
+    this.#current = [...bounds];
+    this.refreshBounds();
   }
 
   /** Stage `i` has a free slot. */
@@ -111,14 +115,21 @@ export class Stages {
    * (and no `buffer` given), the stage's capacity, (threads + 1) x B, so a whole batch can be refilled at once.
    */
   bound(i: number): number {
-    const bound = this.#bounds[i]!;
-    const next = this.#runners[i + 1]!;
-    return this.#fixed || next.followsCapacity !== true ? bound : Math.max(bound, next.capacity);
+    return this.#current[i]!;
+  }
+
+  /** Reads the bounds again: a stage's capacity moved (the run calls this when a runner says so). */
+  refreshBounds(): void {
+    for (let i = 0; i < this.#bounds.length; i++) {
+      const bound = this.#bounds[i]!;
+      const next = this.#runners[i + 1]!;
+      this.#current[i] = this.#fixed || next.followsCapacity !== true ? bound : Math.max(bound, next.capacity);
+    }
   }
 
   #enqueue(i: number, item: Item): boolean {
     const buffer = this.#buffers[i]!;
-    const bound = this.bound(i);
+    const bound = this.#current[i]!;
     if (buffer.length >= bound) return false;
     if (bound > this.#boundPeaks[i]!) this.#boundPeaks[i] = bound;
     buffer.push(item);
