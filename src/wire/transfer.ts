@@ -10,6 +10,8 @@ const MAX_ENTRIES = 1024;
 
 /** The `ArrayBuffer`s that `value` owns whole, found in it and its arrays and plain objects. */
 export function collectTransferables(value: unknown): ArrayBuffer[] {
+  // A primitive holds nothing to move: no set, no array (this runs for every task of a batch).
+  if (value === null || typeof value !== 'object') return [];
   const found = new Set<ArrayBuffer>();
   visit(value, 0, found, { seen: 0 });
   return [...found];
