@@ -8,7 +8,19 @@ import { cpus } from 'node:os';
 import { renderSvg } from './charts.js';
 import type { ScenarioReport } from './types.js';
 
-export const ORDER = ['pipeline', 'memory', 'tail', 'shared', 'adaptive', 'overhead', 'fine-grained', 'ceiling', 'bridge', 'durable', 'scale-out'] as const;
+export const ORDER = [
+  'pipeline',
+  'memory',
+  'tail',
+  'shared',
+  'adaptive',
+  'overhead',
+  'fine-grained',
+  'ceiling',
+  'bridge',
+  'durable',
+  'scale-out',
+] as const;
 
 export function machine(): string {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
