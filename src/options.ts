@@ -52,6 +52,8 @@ export const DEFAULTS = Object.freeze({
   cpuTimeoutMs: CPU_DEFAULTS.timeoutMs,
   /** cpu `threads` default, read when options are resolved. */
   threads: CPU_DEFAULTS.threads,
+  /** cpu `batch`: sized from the measured task time and hand-off (1 for a stage with `timeoutMs`). */
+  batch: CPU_DEFAULTS.batch,
 });
 
 export type ResolvedStage = ResolvedIoStage | ResolvedCpuStage;

@@ -137,6 +137,7 @@ describe('README defaults tables agree with the code', () => {
     check(
       cpu,
       {
+        batch: DEFAULTS.batch,
         exportName: DEFAULTS.exportName,
         transfer: DEFAULTS.transfer,
         resourceLimits: undefined,
@@ -144,7 +145,7 @@ describe('README defaults tables agree with the code', () => {
         expose: undefined,
         onProgress: undefined,
       },
-      ['threads', 'exportName', 'transfer', 'resourceLimits', 'timeoutMs', 'expose', 'onProgress'],
+      ['threads', 'batch', 'exportName', 'transfer', 'resourceLimits', 'timeoutMs', 'expose', 'onProgress'],
     );
     expect(cpu.find(([name]) => name === 'threads')?.[1]).toBe('`os.availableParallelism()`');
     expect(DEFAULTS.threads()).toBe(availableParallelism());
