@@ -176,6 +176,21 @@ describe('interrupted is not failed', () => {
   }, 60_000);
 });
 
+describe('the exit code of a resume', () => {
+  it('is 1 when the runs before it failed tasks, though none fails in it: the output holds their failures', async () => {
+    // n % 97 === 0 fails, task 0 among the first; the first run stops (SIGINT: drain) after 200 lines.
+    const first = run([], { SLUICE_TEST_FAIL_EVERY: '97', SLUICE_TEST_DELAY_MS: '2' });
+    await until('200 lines', () => lines(out).length >= 200, first);
+    first.child.kill('SIGINT');
+    expect(await first.exited, first.stderr()).toBe(130);
+    const before = await status();
+    expect(before.failed).toBeGreaterThan(0);
+    const last = run(['--resume']); // nothing fails in this run
+    expect(await last.exited, last.stderr()).toBe(1);
+    await expectExactlyOnce(before.failed);
+  }, 60_000);
+});
+
 describe('a full disk', () => {
   it('fails the run clearly with the journal intact; --resume with space completes it exactly once', async () => {
     // ulimit -f is in 1024-byte blocks: the output (about 1.2 KB a line) fills 1 MiB in ~800 lines.

@@ -118,5 +118,7 @@ export function reportRun(r: RunReport): number {
   }
   if (jobError !== undefined) return EXIT.usage;
   if (stopper.interruptedBy !== undefined) return EXIT.interrupted;
-  return counts.failed + counts.rejected > 0 || error !== undefined ? EXIT.failed : EXIT.ok;
+  // A resume's output also holds the failures of the runs before it: those count too.
+  const failed = counts.failed + counts.rejected + (journal?.failedBefore ?? 0);
+  return failed > 0 || error !== undefined ? EXIT.failed : EXIT.ok;
 }

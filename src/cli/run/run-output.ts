@@ -43,6 +43,11 @@ export interface RunJournal {
   readonly suspects: ReadonlySet<string>;
   /** The run is a retry of the failed tasks. */
   readonly retry: boolean;
+  /**
+   * Tasks a resume found failed by the runs before it (they are not run again): the run's exit
+   * code counts them, since the output holds their failure lines. 0 for a new run and a retry.
+   */
+  readonly failedBefore: number;
 }
 
 export interface RunOutputOptions {
@@ -121,6 +126,7 @@ export async function openRunOutput(options: RunOutputOptions): Promise<RunOutpu
       skip,
       suspects: new Set(resume ? Array.from(ledger.suspects(), (s) => s.key) : []),
       retry,
+      failedBefore: resume && !retry ? ledger.status().failed : 0,
       get skipped() {
         return skipped;
       },
