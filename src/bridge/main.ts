@@ -51,6 +51,8 @@ export interface ThreadSource {
 
 /** One task in flight on a bridged stage. Call `close()` when it settles, however it settles. */
 export interface OpenTask {
+  /** The task's id on its thread's link (what a batch sends for it). */
+  readonly id: number;
   /** The task message: the input, its index and key, and the task id. */
   message(input: unknown): BridgedTask;
   /** Delivers the task's last progress, then forgets the task: later calls and progress are dropped. */
@@ -126,6 +128,7 @@ export class StageBridge {
     this.#tasks.set(state.id, state);
     counts.tasks += 1;
     return {
+      id: state.id,
       message: (input) => ({ input, index: state.index, key: state.key, id: state.id }),
       close: () => this.#close(state),
     };

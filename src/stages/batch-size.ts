@@ -64,6 +64,11 @@ export class BatchSize {
     this.#onChange = onChange;
   }
 
+  /** B follows the measurements ('auto'); else it is fixed. */
+  get auto(): boolean {
+    return this.#auto;
+  }
+
   /** B now. */
   get size(): number {
     return this.#size;

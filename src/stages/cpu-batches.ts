@@ -121,7 +121,8 @@ export class Batches {
     // A lone task's input buffers move; a batch's are copied, so that if its thread dies each of
     // its tasks can run again (a moved buffer would have died with the thread).
     const transferList = stage.transfer && batch.length === 1 ? collectTransferables(batch[0]!.input) : NONE;
-    const bytes = batch.length === 1 && transferList !== NONE ? byteLength(transferList) : inputBytes(batch);
+    // Only 'auto' sizes by bytes: a fixed B walks no input for them.
+    const bytes = !this.#size.auto ? 0 : batch.length === 1 && transferList !== NONE ? byteLength(transferList) : inputBytes(batch);
     this.#size.sent(batch.length);
     const posted = performance.now();
     let reply: BatchReply;
@@ -238,6 +239,6 @@ function batchMessage(batch: readonly Waiting[], tasks: readonly OpenTask[] | un
       keys[k] = ref.key;
     }
   }
-  const ids = tasks?.map((t, k) => t.message(inputs[k]).id);
+  const ids = tasks?.map((t) => t.id);
   return { inputs, indexes, keys, ids };
 }
