@@ -43,6 +43,8 @@ export const ErrorCodes = Object.freeze({
    * one (`.changes`), or a stored job or result cannot be read.
    */
   QUEUE: 'ERR_SLUICE_QUEUE',
+  /** A lane (a worker thread running a copy of the job's pipeline) stopped, or refused to start. */
+  LANE: 'ERR_SLUICE_LANE',
 } as const);
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -138,6 +140,19 @@ export class SluiceDataCloneError extends SluiceError {
     this.direction = direction;
     this.path = found?.path;
     this.received = found?.received;
+  }
+}
+
+/**
+ * A lane stopped while it held the task (it crashed, or its thread exited), twice: a task held by a
+ * lane that stops runs again once on another lane. Also a lane that could not build its pipeline.
+ * `.lane` is the lane's number (from 0).
+ */
+export class SluiceLaneError extends SluiceError {
+  readonly lane: number;
+  constructor(lane: number, message: string, cause?: unknown) {
+    super(ErrorCodes.LANE, `lane ${lane}: ${message}`, { cause });
+    this.lane = lane;
   }
 }
 

@@ -3,7 +3,7 @@
  * pools and limiters belong to the executor and outlive a run; one run is active at a time.
  */
 import { ErrorCodes, SluiceOptionError, SluiceStateError } from './errors.js';
-import { resolveOptions, type ExecutorOptions } from './options.js';
+import { resolveOptions, type ExecutorOptions, type ResolvedOptions } from './options.js';
 import type { Outcome } from './outcome.js';
 import type { KeyFunction } from './run/keys.js';
 import { Run } from './run/run.js';
@@ -65,6 +65,11 @@ export function createExecutor<T = unknown, R = unknown>(options: ExecutorOption
 export function createExecutor<T = unknown, R = unknown>(options: ExecutorOptions): Executor<T, R> {
   const resolved = resolveOptions(options);
   const runners: StageRunner[] = resolved.stages.map((s) => (s.kind === 'io' ? createIoRunner(s) : createCpuRunner(s)));
+  return executorOf(resolved, runners);
+}
+
+/** An executor over runners built already (a lanes executor's one runner stands for every lane). */
+export function executorOf<T = unknown, R = unknown>(resolved: ResolvedOptions, runners: readonly StageRunner[]): Executor<T, R> {
   let active: Run | undefined;
   let last: Run | undefined;
   let closed = false;

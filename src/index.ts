@@ -62,6 +62,14 @@ export { defineJob, isJob } from './job.js';
 export { importJob } from './job-import.js';
 export type { Job, JobContext, JobDefinition, JobInput, JobOptions, JobSetupContext, JobStages } from './job.js';
 
+// Lanes: the pipeline in several worker threads, the main thread dispatching
+export { createJobExecutor } from './lanes/job-executor.js';
+export type { JobExecutor, JobExecutorOptions } from './lanes/job-executor.js';
+export { createLanesExecutor } from './lanes/lanes-executor.js';
+export type { LanesExecutor, LanesExecutorOptions } from './lanes/lanes-executor.js';
+export type { BuildLane, LaneBuild, LaneContext } from './lanes/program.js';
+export { autoLanes, laneThreads, MAX_LANES, resolveLanes } from './lanes/threads.js';
+
 // Durable runs
 export { openJournal } from './journal/journal.js';
 export { readJournalStatus } from './journal/status.js';
@@ -122,6 +130,7 @@ export {
   SluiceInputError,
   SluiceJobError,
   SluiceJournalError,
+  SluiceLaneError,
   SluiceOptionError,
   SluiceQueueError,
   SluiceReentrantCallError,
@@ -135,4 +144,13 @@ export { SluiceTaskError } from './errors.js';
 
 // Outcomes and stats
 export type { Completed, Failed, Outcome } from './outcome.js';
-export type { BatchStats, BufferStats, ExecutorStats, MainThreadStats, StageStats, TaskStats } from './stats.js';
+export type {
+  BatchStats,
+  BufferStats,
+  ExecutorStats,
+  LaneStats,
+  LanesStats,
+  MainThreadStats,
+  StageStats,
+  TaskStats,
+} from './stats.js';

@@ -107,4 +107,44 @@ export interface ExecutorStats {
    * near 1, the main thread is the bottleneck and more threads will not help.
    */
   readonly mainThread: MainThreadStats;
+  /**
+   * A run in lanes (`createJobExecutor(job, { lanes })`, `sluice run --lanes`): the dispatch and
+   * each lane. `stages`, `buffers` and `buffered` are then summed over the lanes (a peak is the sum
+   * of the lanes' peaks: a bound on the true one), `tasks` and `mainThread` are the dispatcher's.
+   */
+  readonly lanes?: LanesStats;
+}
+
+/** The lanes of a run and the main thread's dispatch to them. */
+export interface LanesStats {
+  readonly lanes: readonly LaneStats[];
+  /**
+   * Most tasks the dispatcher takes from the input ahead of their outcomes (waiting here, or held
+   * by a lane): over the lanes, each one's window (its stages' capacities and buffers' bounds) plus
+   * twice what it asks to hold ahead. It moves with the lanes' limits and pace; `peakCapacity` is its largest.
+   */
+  readonly capacity: number;
+  readonly peakCapacity: number;
+  /** Tasks waiting on the main thread for a lane to ask for them. */
+  readonly queued: number;
+  /** Tasks sent to lanes and not answered yet. */
+  readonly held: number;
+  readonly peakHeld: number;
+  /** Messages of tasks sent to lanes. */
+  readonly batches: number;
+  /** Lanes started again after one stopped. */
+  readonly restarts: number;
+}
+
+export interface LaneStats {
+  /** The lane's number, from 0. */
+  readonly lane: number;
+  /** How busy the lane's thread was (event-loop utilisation, 0 to 1): over its run, and over the last few seconds. */
+  readonly utilization: number;
+  readonly recentUtilization: number;
+  /** Tasks it holds now (sent, not answered), and the most it held at once. */
+  readonly held: number;
+  readonly peakHeld: number;
+  readonly completed: number;
+  readonly failed: number;
 }

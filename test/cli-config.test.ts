@@ -28,6 +28,10 @@ import { AlgorithmLimit, ErrorCodes, LIMIT_ALGORITHMS, VEGAS_DEFAULTS } from '..
 import { buildServices } from '../src/cli/job/build.js';
 import doubleJobModule from './fixtures/jobs/double-job.js';
 import { SluiceConfigError, SluiceUsageError } from '../src/cli/errors.js';
+import { LANES_MAX } from '../src/cli/config/schema.js';
+import { workerCommand } from '../src/cli/queue/worker-command.js';
+import { workerHelp } from '../src/cli/queue/worker-options.js';
+import { MAX_LANES } from '../src/lanes/threads.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -90,6 +94,7 @@ describe('resolveConfig: layers', () => {
       ordered: false,
       log: 'auto',
       logIntervalMs: 1000,
+      lanes: 1,
       queuePrefix: 'sluice',
       lockDurationMs: 30_000,
       stalledIntervalMs: 30_000,
@@ -350,6 +355,126 @@ describe('timeoutMs (--timeout, SLUICE_TIMEOUT)', () => {
     expect(line).toContain('SLUICE_TIMEOUT');
   });
 });
+
+describe('lanes (--lanes, SLUICE_LANES)', () => {
+  const expected = 'an integer from 1 to 256, or auto';
+
+  it('is 1 by default, read from the file, the env and the flag, the later layer winning; auto stays the word', async () => {
+    const none = await resolveFrom([]);
+    expect(none.config.lanes).toBe(1);
+    expect(none.sources.lanes).toEqual({ kind: 'default' });
+    const file = await writeJson(join(dir, CONFIG_FILE_NAME), { lanes: 3 });
+    const fromFile = await resolveFrom([]);
+    expect(fromFile.config.lanes).toBe(3);
+    expect(fromFile.sources.lanes).toEqual({ kind: 'file', path: file });
+    const fromEnv = await resolveFrom([], { SLUICE_LANES: 'auto' });
+    expect(fromEnv.config.lanes).toBe('auto');
+    expect(fromEnv.sources.lanes).toEqual({ kind: 'env', name: 'SLUICE_LANES' });
+    const fromFlag = await resolveFrom(['--lanes', '256'], { SLUICE_LANES: 'auto' });
+    expect(fromFlag.config.lanes).toBe(256);
+    expect(fromFlag.sources.lanes).toEqual({ kind: 'flag', name: '--lanes' });
+    const autoFlag = await resolveFrom(['--lanes', 'auto'], { SLUICE_LANES: '2' });
+    expect(autoFlag.config.lanes).toBe('auto');
+    await writeJson(file, { lanes: 'auto' });
+    expect((await resolveFrom([])).config.lanes).toBe('auto');
+    // The CLI's bound is the library's.
+    expect(LANES_MAX).toBe(MAX_LANES);
+  });
+
+  it.each<[string, () => Promise<unknown>, Record<string, unknown>]>([
+    ['--lanes 0', async () => resolveFrom(['--lanes', '0']), { source: { kind: 'flag', name: '--lanes' }, received: '0' }],
+    ['--lanes x', async () => resolveFrom(['--lanes', 'x']), { source: { kind: 'flag', name: '--lanes' }, received: 'x' }],
+    ['--lanes 257', async () => resolveFrom(['--lanes', '257']), { source: { kind: 'flag', name: '--lanes' }, received: '257' }],
+    [
+      'SLUICE_LANES=2.5',
+      async () => resolveFrom([], { SLUICE_LANES: '2.5' }),
+      { source: { kind: 'env', name: 'SLUICE_LANES' }, received: '2.5' },
+    ],
+    [
+      'SLUICE_LANES=AUTO',
+      async () => resolveFrom([], { SLUICE_LANES: 'AUTO' }),
+      { source: { kind: 'env', name: 'SLUICE_LANES' }, received: 'AUTO' },
+    ],
+    ['{"lanes": "many"}', async () => resolveFrom([], {}, await lanesFile('many')), { source: { kind: 'file' }, received: 'many' }],
+    ['{"lanes": 257}', async () => resolveFrom([], {}, await lanesFile(257)), { source: { kind: 'file' }, received: 257 }],
+    ['{"lanes": "4"}', async () => resolveFrom([], {}, await lanesFile('4')), { source: { kind: 'file' }, received: '4' }],
+  ])('rejects %s, naming the key, the source, the expected and the received value', async (_what, resolve, fields) => {
+    const error = await configError(resolve());
+    expect(error).toMatchObject({ key: 'lanes', expected, ...fields });
+    expect(error.message).toContain('`lanes`');
+    expect(error.message).toContain(expected);
+  });
+
+  it('is printed by `sluice config` with its source, and listed in the help', async () => {
+    const line = (lines: string[]) => lines.find((l) => l.startsWith('lanes '));
+    expect(line(formatConfig(await resolveFrom([])))).toMatch(/^lanes\s+1\s+\(default\)$/);
+    expect(line(formatConfig(await resolveFrom([], { SLUICE_LANES: 'auto' })))).toMatch(/^lanes\s+auto\s+\(env SLUICE_LANES\)$/);
+    const c = capture();
+    expect(await configCommand(['--lanes', '4'], c.io, {}, dir)).toBe(0);
+    expect(line(c.out)).toMatch(/^lanes\s+4\s+\(flag --lanes\)$/);
+    const bad = capture();
+    expect(await configCommand(['--lanes', '0'], bad.io, {}, dir)).toBe(2);
+    expect(bad.err[0]).toBe(`sluice config: Expected config \`lanes\` (from flag --lanes) to be ${expected}, got \`"0"\` (string)`);
+    expect(runFlagsHelp().find((l) => l.includes('--lanes N|auto'))).toMatch(
+      /copies of the job's pipeline, each in a worker thread of its own \(1: on the main thread; auto: one per 4 cores, at least 2\) \(default: 1; env SLUICE_LANES\)$/,
+    );
+  });
+});
+
+describe('sluice worker and lanes (refused before the job loads or Redis is reached)', () => {
+  // A job module that does not exist: a worker that gets past its config checks stops there, exit 2.
+  const missingJob = (): string => join(dir, 'missing-job.ts');
+
+  async function worker(args: readonly string[], env: Env = {}): Promise<{ code: number; err: string[] }> {
+    const err: string[] = [];
+    const code = await workerCommand([missingJob(), '--queue', 'q', ...args], {
+      out: () => undefined,
+      err: (l) => err.push(l),
+      env,
+      cwd: dir,
+    });
+    return { code, err };
+  }
+
+  it('refuses --lanes other than 1 (exit 2), saying lanes apply to `sluice run` only', async () => {
+    for (const value of ['4', 'auto']) {
+      const { code, err } = await worker(['--lanes', value]);
+      expect(code).toBe(2);
+      expect(err[0]).toContain(`--lanes ${value}: lanes apply to \`sluice run\` only`);
+      expect(err.join('\n')).not.toContain('missing-job');
+    }
+    const bad = await worker(['--lanes', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.err[0]).toContain('Expected config `lanes` (from flag --lanes)');
+    expect(workerHelp().find((l) => l.includes('--lanes N|auto'))).toContain('1 only: lanes apply to `sluice run` only');
+  });
+
+  it('ignores a lanes from the env or a shared config file with one notice, and --lanes 1 (which overrides them) without one', async () => {
+    const fromEnv = await worker([], { SLUICE_LANES: 'auto' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.err.filter((l) => l.includes('lanes'))).toEqual([
+      'sluice worker: ignoring `lanes` auto (env SLUICE_LANES): lanes apply to `sluice run` only; this worker runs one pipeline on its main thread',
+    ]);
+    // It went on past its config: the job module is what stopped it.
+    expect(fromEnv.err.join('\n')).toContain('missing-job');
+
+    const file = await writeJson(join(dir, CONFIG_FILE_NAME), { lanes: 4 });
+    const fromFile = await worker([]);
+    expect(fromFile.err.filter((l) => l.includes('lanes'))).toEqual([
+      `sluice worker: ignoring \`lanes\` 4 (file ${file}): lanes apply to \`sluice run\` only; this worker runs one pipeline on its main thread`,
+    ]);
+    expect(fromFile.err.join('\n')).toContain('missing-job');
+
+    const one = await worker(['--lanes', '1'], { SLUICE_LANES: '8' });
+    expect(one.err.some((l) => l.includes('lanes'))).toBe(false);
+    expect(one.err.join('\n')).toContain('missing-job');
+  });
+});
+
+async function lanesFile(lanes: unknown): Promise<string> {
+  await writeJson(join(dir, CONFIG_FILE_NAME), { lanes });
+  return dir;
+}
 
 describe('io settings with algorithm parameters', () => {
   it('lists the algorithms from the library: adaptive, then every LIMIT_ALGORITHMS name but fixed', () => {

@@ -94,6 +94,13 @@ const PUBLIC_VALUES = {
     'defineJob',
     'isJob',
     'importJob',
+    // lanes
+    'createJobExecutor',
+    'createLanesExecutor',
+    'autoLanes',
+    'laneThreads',
+    'MAX_LANES',
+    'resolveLanes',
     // durable runs
     'openJournal',
     'readJournalStatus',
@@ -124,6 +131,7 @@ const PUBLIC_VALUES = {
     'SluiceTaskError',
     'SluiceInputError',
     'SluiceWorkerError',
+    'SluiceLaneError',
     'SluiceDataCloneError',
     'SluiceStateError',
     'SluiceTimeoutError',

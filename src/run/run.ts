@@ -319,7 +319,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
         task: item.task,
         index: item.index,
         key: item.key,
-        stage: this.#runners[i]!.name,
+        stage: (counted ? result.stage : undefined) ?? this.#runners[i]!.name,
         error: counted ? result.error : result,
         attempts: counted ? result.attempts : 1,
       };

@@ -86,9 +86,35 @@ const held = new AsyncLocalStorage<ReadonlySet<ServiceImpl>>();
 
 const kCall = Symbol('sluice.service.call');
 
+/**
+ * How a copy of a service shares its limit with the copies in other threads (lanes): a gate over
+ * permits counted in shared memory, and a Retry-After pause every copy sees. The limit itself is
+ * the `limit` option (a `Limit` whose value the main thread publishes).
+ */
+export interface ServiceShare {
+  /** Runs `fn` holding one permit, as a p-limit gate does; `concurrency` follows the shared limit. */
+  readonly gate: Gate;
+  /** The ms left of a Retry-After pause (<= 0: none). */
+  pausedFor(): number;
+  /** Pauses every copy of the service for `ms` from now (or longer, if a pause already runs longer). */
+  pauseFor(ms: number): void;
+}
+
+/** What a service needs of its gate: p-limit's `LimitFunction`, or a gate over shared permits. */
+export interface Gate {
+  <T>(fn: () => PromiseLike<T> | T): Promise<T>;
+  readonly pendingCount: number;
+  concurrency: number;
+}
+
 /** Creates the limiter for one downstream service. */
 export function service(name: string, options: ServiceOptions = {}): Service {
   return new ServiceImpl(resolveServiceOptions(name, options));
+}
+
+/** A copy of a service whose gate and pauses are shared with copies in other threads (lanes). */
+export function sharedService(name: string, options: ServiceOptions, share: ServiceShare): Service {
+  return new ServiceImpl(resolveServiceOptions(name, options), share);
 }
 
 export function isService(value: unknown): value is Service {
@@ -104,7 +130,8 @@ class ServiceImpl implements Service {
   readonly name: string;
   readonly limit: Limit;
   readonly #o: ResolvedServiceOptions;
-  readonly #gate: LimitFunction;
+  readonly #gate: Gate;
+  readonly #share: ServiceShare | undefined;
   #inFlight = 0;
   #peakInFlight = 0;
   #pausedUntil = 0;
@@ -118,11 +145,12 @@ class ServiceImpl implements Service {
   #pauses = 0;
   readonly #observers = new Set<(event: AttemptEvent) => void>();
 
-  constructor(o: ResolvedServiceOptions) {
+  constructor(o: ResolvedServiceOptions, share?: ServiceShare) {
     this.#o = o;
     this.name = o.name;
     this.limit = o.limit;
-    this.#gate = pLimit(o.limit.current);
+    this.#share = share;
+    this.#gate = share?.gate ?? (pLimit(o.limit.current) as LimitFunction);
     o.limit.subscribe((n) => {
       this.#gate.concurrency = n;
     });
@@ -183,7 +211,7 @@ class ServiceImpl implements Service {
   async #withRetries<T>(fn: Attempt<T>, signal: AbortSignal | undefined): Promise<T> {
     const { retry, random, now } = this.#o;
     for (let attempt = 1; ; attempt++) {
-      const pause = this.#pausedUntil - now();
+      const pause = this.#share ? this.#share.pausedFor() : this.#pausedUntil - now();
       if (pause > 0) await sleep(pause, signal);
       const r = await this.#attempt(fn, attempt, signal);
       // A value classified `ignore` that is not a failure response only gave the limit no sample.
@@ -275,7 +303,8 @@ class ServiceImpl implements Service {
       retryAfterMs = parseRetryAfter(retryAfterHeader(threw ? error : value), Date.now(), this.#o.maxRetryAfterMs);
       if (retryAfterMs !== undefined && retryAfterMs > 0) {
         this.#pauses += 1;
-        this.#pausedUntil = Math.max(this.#pausedUntil, now() + retryAfterMs);
+        if (this.#share) this.#share.pauseFor(retryAfterMs);
+        else this.#pausedUntil = Math.max(this.#pausedUntil, now() + retryAfterMs);
       }
     }
     return { outcome, threw, value, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };

@@ -50,6 +50,8 @@ export class StageFailure {
   constructor(
     readonly error: unknown,
     readonly attempts: number,
+    /** The stage the task failed in, when it is not this runner's own (a lane runs a whole pipeline). */
+    readonly stage?: string,
   ) {}
 }
 

@@ -19,6 +19,7 @@ export const ENV_VARS: Readonly<Record<ConfigKey, string>> = Object.freeze({
   limit: 'SLUICE_LIMIT',
   log: 'SLUICE_LOG',
   logIntervalMs: 'SLUICE_LOG_INTERVAL',
+  lanes: 'SLUICE_LANES',
   metricsPort: 'SLUICE_METRICS_PORT',
   timeoutMs: 'SLUICE_TIMEOUT',
   durable: 'SLUICE_DURABLE',

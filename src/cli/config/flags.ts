@@ -41,6 +41,12 @@ export const RUN_FLAGS = Object.freeze({
   limit: { key: 'limit', type: 'string', arg: 'N', text: 'take only the first N tasks of the input' },
   log: { key: 'log', type: 'string', arg: 'MODE', text: 'auto, bar, json or none (auto: bar on a terminal, else json)' },
   'log-interval': { key: 'logIntervalMs', type: 'string', arg: 'MS', text: 'milliseconds between progress logs, >= 100' },
+  lanes: {
+    key: 'lanes',
+    type: 'string',
+    arg: 'N|auto',
+    text: "copies of the job's pipeline, each in a worker thread of its own (1: on the main thread; auto: one per 4 cores, at least 2)",
+  },
   'metrics-port': { key: 'metricsPort', type: 'string', arg: 'N', text: 'serve Prometheus metrics on 127.0.0.1 (0: any free port)' },
   timeout: {
     key: 'timeoutMs',

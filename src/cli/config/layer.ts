@@ -80,7 +80,9 @@ export function splitIoList(list: string, source: ConfigSource): Array<[string, 
  */
 export function coerce(kind: ValueKind, raw: string): unknown {
   switch (kind) {
-    case 'integer': {
+    // An integer-or-word key (`--lanes 4`, `--lanes auto`) keeps a string that is no integer: the schema takes its word.
+    case 'integer':
+    case 'integer-or-word': {
       const text = raw.trim();
       return /^[+-]?\d+$/.test(text) ? Number(text) : raw;
     }

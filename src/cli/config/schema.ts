@@ -71,6 +71,11 @@ function checkParameters(setting: Readonly<Record<string, unknown>>, ctx: z.Refi
   }
 }
 
+/** The most lanes a run may ask for (the library's `MAX_LANES`, src/lanes/threads.ts). */
+export const LANES_MAX = 256;
+/** How many copies of the job's pipeline a run runs, each in a worker thread: 1 to `LANES_MAX`, or `auto` (resolved by the run). */
+export type LanesSetting = number | 'auto';
+
 /** The config when no file, environment variable or flag sets a key. */
 export const CONFIG_DEFAULTS = Object.freeze({
   /** @default 'auto' */
@@ -83,6 +88,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   log: 'auto' as (typeof LOG_MODES)[number],
   /** @default 1000 */
   logIntervalMs: 1000,
+  /** @default 1 (the pipeline on the main thread) */
+  lanes: 1 as LanesSetting,
   /** @default 'sluice' */
   queuePrefix: 'sluice',
   /** @default 30000 */
@@ -121,6 +128,7 @@ const fields = {
   limit: positiveInt,
   log: z.enum(LOG_MODES),
   logIntervalMs: z.int().min(100),
+  lanes: z.union([z.int().min(1).max(LANES_MAX), z.literal('auto')]),
   metricsPort: z.int().min(0).max(65535),
   timeoutMs: z.int().min(0).max(MAX_TIMEOUT_MS),
   durable: z.boolean(),
@@ -149,6 +157,7 @@ export const configSchema = z.strictObject({
   limit: fields.limit.optional(),
   log: fields.log.default(CONFIG_DEFAULTS.log),
   logIntervalMs: fields.logIntervalMs.default(CONFIG_DEFAULTS.logIntervalMs),
+  lanes: fields.lanes.default(CONFIG_DEFAULTS.lanes),
   metricsPort: fields.metricsPort.optional(),
   timeoutMs: fields.timeoutMs.optional(),
   durable: fields.durable.optional(),
@@ -175,6 +184,9 @@ export const configSchema = z.strictObject({
  * - `limit`: take only the first N tasks; unset = all.
  * - `log`: `auto` | `bar` | `json` | `none`. @default 'auto'
  * - `logIntervalMs`: ms between progress logs, >= 100. @default 1000
+ * - `lanes`: copies of the job's pipeline, each in a worker thread of its own, 1 to 256, or
+ *   `'auto'` (kept as the word: the run resolves it, one lane per 4 cores, at least 2); 1 runs the
+ *   pipeline on the main thread. `sluice worker` takes only 1. @default 1
  * - `metricsPort`: serve Prometheus metrics on 127.0.0.1 (0 = any free port); unset = off.
  * - `timeoutMs`: per-attempt timeout (ms) of every io stage without a service and every declared
  *   service that sets no `timeoutMs` of its own; 0 = none; unset = each one's own default.
@@ -197,7 +209,7 @@ export type ConfigLayerValues = z.infer<typeof layerSchema>;
 /** A top-level config key. */
 export type ConfigKey = keyof SluiceConfig;
 /** How a string from the environment or a flag is read before validation. */
-export type ValueKind = 'path' | 'word' | 'integer' | 'boolean' | 'io';
+export type ValueKind = 'path' | 'word' | 'integer' | 'integer-or-word' | 'boolean' | 'io';
 
 export interface KeySpec {
   /** How an environment or flag string is coerced. */
@@ -228,6 +240,7 @@ export const CONFIG_KEYS: Readonly<Record<ConfigKey, KeySpec>> = Object.freeze({
   limit: { kind: 'integer', expected: POSITIVE, unset: 'all tasks' },
   log: { kind: 'word', expected: `one of ${LOG_MODES.join(', ')}` },
   logIntervalMs: { kind: 'integer', expected: 'an integer >= 100 (milliseconds)' },
+  lanes: { kind: 'integer-or-word', expected: `an integer from 1 to ${LANES_MAX}, or auto` },
   metricsPort: { kind: 'integer', expected: 'an integer from 0 to 65535', unset: 'off' },
   timeoutMs: {
     kind: 'integer',

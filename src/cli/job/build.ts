@@ -30,7 +30,14 @@ export interface BuiltJob extends BuiltServices {
 
 const DEFAULT_SOURCE: ConfigSource = { kind: 'default' };
 
-export function buildServices<T, R, Resources>(job: Job<T, R, Resources>, settings: BuildSettings): BuiltServices {
+/** Builds one service (`service`, or a lane's copy sharing its limits across lanes). */
+export type MakeService = (name: string, options: ServiceOptions) => Service;
+
+export function buildServices<T, R, Resources>(
+  job: Job<T, R, Resources>,
+  settings: BuildSettings,
+  make: MakeService = service,
+): BuiltServices {
   const services: Record<string, Service> = {};
   const serviceOptions: Record<string, ServiceOptions> = {};
   for (const [name, declared] of Object.entries(job.services ?? {})) {
@@ -38,7 +45,7 @@ export function buildServices<T, R, Resources>(job: Job<T, R, Resources>, settin
     let options = setting === undefined ? declared : withLimit(declared, setting);
     if (options.timeoutMs === undefined && settings.timeoutMs !== undefined) options = { ...options, timeoutMs: settings.timeoutMs };
     serviceOptions[name] = Object.freeze(options);
-    services[name] = service(name, options);
+    services[name] = make(name, options);
   }
   return { services: Object.freeze(services), serviceOptions: Object.freeze(serviceOptions) };
 }

@@ -11,7 +11,7 @@
  */
 import { ErrorCodes, SluiceError, SluiceJobError, SluiceStateError, type Job, type Stage } from '../../index.js';
 import type { ConfigSource } from '../errors.js';
-import { applySettings, buildServices, type BuildSettings, type BuiltJob } from './build.js';
+import { applySettings, buildServices, type BuildSettings, type BuiltJob, type MakeService } from './build.js';
 import { messageOf } from '../message.js';
 
 export interface JobSession<T = unknown, R = unknown, Resources = unknown> {
@@ -22,7 +22,7 @@ export interface JobSession<T = unknown, R = unknown, Resources = unknown> {
    * nothing in the job, `SluiceOptionError` for stages that are not an array of stages, and
    * `SluiceJobError` when `setup` or `stages` throws something that is not a `SluiceError`.
    */
-  build(settings: BuildSettings, sources?: Readonly<Record<string, ConfigSource>>): Promise<BuiltJob>;
+  build(settings: BuildSettings, sources?: Readonly<Record<string, ConfigSource>>, make?: MakeService): Promise<BuiltJob>;
   /** Calls the job's `close(resources)` once, after a `build` in progress settles; later calls return the same promise. */
   close(): Promise<void>;
 }
@@ -33,8 +33,8 @@ export function jobSession<T, R, Resources>(job: Job<T, R, Resources>, shownAs: 
   let closing: Promise<void> | undefined;
   let resources: Resources | undefined;
 
-  async function build(settings: BuildSettings, sources?: Readonly<Record<string, ConfigSource>>): Promise<BuiltJob> {
-    const { services, serviceOptions } = buildServices(job, settings);
+  async function build(settings: BuildSettings, sources?: Readonly<Record<string, ConfigSource>>, make?: MakeService): Promise<BuiltJob> {
+    const { services, serviceOptions } = buildServices(job, settings, make);
     if (job.setup !== undefined) resources = await step('setup()', () => job.setup!({ services }));
     const stages = job.stages;
     const declared =
@@ -56,14 +56,14 @@ export function jobSession<T, R, Resources>(job: Job<T, R, Resources>, shownAs: 
 
   return {
     job,
-    build(settings, sources) {
+    build(settings, sources, make) {
       if (closing !== undefined) return Promise.reject(new SluiceStateError(ErrorCodes.CLOSED, 'The job session is closed'));
       if (building !== undefined) {
         return Promise.reject(
           new SluiceStateError(ErrorCodes.RUN_ACTIVE, 'The job session has built its job already; a session builds once'),
         );
       }
-      building = build(settings, sources);
+      building = build(settings, sources, make);
       return building;
     },
     close() {

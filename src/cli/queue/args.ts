@@ -35,6 +35,8 @@ export interface QueueCommandSpec {
   readonly queueFlags: readonly QueueFlagName[];
   /** The command's own boolean flags, with their help text. */
   readonly booleans?: Readonly<Record<string, string>>;
+  /** Help text of a run flag that means something else to this command (the worker's `--lanes`), instead of run's. */
+  readonly helpText?: Readonly<Partial<Record<FlagName, string>>>;
 }
 
 export interface ParsedQueueArgs {
@@ -119,7 +121,8 @@ export function queueFlagsHelp(spec: QueueCommandSpec): string[] {
     const shown = flag.type === 'boolean' ? `--[no-]${name}` : `--${name} ${flag.arg ?? 'VALUE'}`;
     const dflt = flag.key === null ? `${CONFIG_FILE_NAME} if present` : defaultText(flag.key);
     const env = flag.key === null ? CONFIG_ENV : ENV_VARS[flag.key];
-    rows.push([shown, `${flag.text} (default: ${dflt}; env ${env})`]);
+    const text = spec.helpText?.[name as FlagName] ?? flag.text;
+    rows.push([shown, `${text} (default: ${dflt}; env ${env})`]);
   }
   for (const [name, text] of Object.entries(spec.booleans ?? {})) rows.push([`--${name}`, text]);
   rows.push(['-h, --help', 'this text']);

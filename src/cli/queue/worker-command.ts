@@ -60,7 +60,7 @@ import { buildPipeline } from '../run/pipeline.js';
 import { createStopper, FORCED, type Stopper } from '../run/stop.js';
 import { usageFailure } from '../run/usage.js';
 import { parseQueueArgs, passwordOfUrl, queueJobIdentity, queueTarget } from './args.js';
-import { WORKER_SPEC, WORKER_USAGE, workerHelp, workerSettings } from './worker-options.js';
+import { WORKER_SPEC, WORKER_USAGE, workerHelp, workerLanes, workerSettings } from './worker-options.js';
 import { eventLine, formatWorkerSummary } from './worker-report.js';
 
 /** How long a worker that must stop (an exit path it did not end on by itself) may take to hand its jobs back. */
@@ -93,6 +93,12 @@ export async function workerCommand(argv: readonly string[], io: CliIo): Promise
     const resolved = await resolveConfig({ flags: parsed.flags, env, cwd });
     ({ config, sources } = resolved);
     secrets.push(...passwordsOf([config.redis]));
+    // Lanes are `sluice run`'s: --lanes N is refused, a shared file's or SLUICE_LANES' value ignored with a notice.
+    const lanesNotice = workerLanes(config, sources);
+    if (lanesNotice !== undefined) {
+      err(lanesNotice);
+      config = Object.freeze({ ...config, lanes: 1 });
+    }
     target = queueTarget(config);
     settings = workerSettings(config);
   } catch (error) {

@@ -5,15 +5,20 @@
  */
 import type { QueueWorkerOptions } from '../../index.js';
 import type { SluiceConfig } from '../config/schema.js';
-import { SluiceUsageError } from '../errors.js';
+import { formatSource, SluiceUsageError, type ConfigSource } from '../errors.js';
 import { DEFAULT_REDIS, type QueueCommandSpec, queueFlagsHelp } from './args.js';
 
 export const WORKER_SPEC: QueueCommandSpec = {
-  runFlags: ['threads', 'io', 'buffer', 'timeout', 'log', 'log-interval', 'metrics-port', 'config'],
+  runFlags: ['threads', 'io', 'buffer', 'timeout', 'log', 'log-interval', 'metrics-port', 'lanes', 'config'],
   queueFlags: ['queue', 'redis', 'prefix', 'lock-duration', 'stalled-interval', 'max-stalled', 'global-concurrency', 'global-rate'],
   booleans: {
     'exit-when-drained':
       "end once nothing is waiting or delayed and the only active jobs are this worker's (without it: run until a signal)",
+  },
+  helpText: {
+    lanes:
+      "1 only: lanes apply to `sluice run` only, a worker runs the job's pipeline on its main thread " +
+      "(run more workers instead); the config file's or SLUICE_LANES' value is ignored, with a notice",
   },
 };
 
@@ -54,4 +59,22 @@ export function workerSettings(
     ...(config.globalConcurrency !== undefined ? { globalConcurrency: config.globalConcurrency } : {}),
     ...(config.globalRate !== undefined ? { globalRate: parseGlobalRate(config.globalRate) } : {}),
   };
+}
+
+/**
+ * The worker runs one pipeline on its main thread: lanes apply to `sluice run` only. `--lanes`
+ * other than 1 is refused (a SluiceUsageError); a config file or SLUICE_LANES shared with `sluice
+ * run` that sets it is ignored, and the notice saying so is returned (undefined when lanes is 1).
+ */
+export function workerLanes(config: SluiceConfig, sources: Readonly<Record<string, ConfigSource>>): string | undefined {
+  if (config.lanes === 1) return undefined;
+  const source = sources.lanes ?? { kind: 'default' };
+  const value = String(config.lanes);
+  if (source.kind === 'flag') {
+    throw new SluiceUsageError(
+      `${source.name} ${value}: lanes apply to \`sluice run\` only; a worker runs the job's pipeline on its main thread ` +
+        '(run more workers for more cores, or leave --lanes out)',
+    );
+  }
+  return `sluice worker: ignoring \`lanes\` ${value} (${formatSource(source)}): lanes apply to \`sluice run\` only; this worker runs one pipeline on its main thread`;
 }

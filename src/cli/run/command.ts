@@ -16,7 +16,7 @@
  * failed tasks of a finished run again into a new file renamed over the output (io/retry-file.ts).
  */
 import { performance } from 'node:perf_hooks';
-import { SluiceError, type Executor, type Job, type Service } from '../../index.js';
+import { resolveLanes, SluiceError, type Executor, type Job, type Service } from '../../index.js';
 import type { ConfigSource } from '../errors.js';
 import type { SluiceConfig } from '../config/schema.js';
 import type { CliIo } from '../io.js';
@@ -35,6 +35,7 @@ import { createRejectLog } from './rejects.js';
 import { endOutput, reportReplaced, reportRun } from './report.js';
 import { openRunOutput, type RunOutput } from './run-output.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
+import { buildLanesPipeline } from './lanes-pipeline.js';
 import { buildPipeline } from './pipeline.js';
 import { createStopper, FORCED, type Stopper } from './stop.js';
 import { knownJobInputSize } from './tasks.js';
@@ -128,12 +129,26 @@ async function runJob(c: RunContext): Promise<number> {
   let services: readonly Service[];
   try {
     const fromConfig = (key: string): boolean => sources[key] !== undefined && sources[key].kind !== 'default';
-    const pipeline = await buildPipeline(c.session, config, sources, stopper, (built) => ({
-      ...job.options,
-      stages: built.stages,
-      ...(config.buffer !== undefined ? { buffer: config.buffer } : {}),
-      ...(fromConfig('ordered') || job.options?.ordered === undefined ? { ordered: config.ordered } : {}),
-    }));
+    const ordered = fromConfig('ordered') || job.options?.ordered === undefined ? config.ordered : job.options.ordered;
+    const lanes = resolveLanes(config.lanes);
+    const pipeline =
+      lanes > 1
+        ? await buildLanesPipeline({
+            job,
+            jobPath: c.jobPath,
+            jobFile: c.jobFile,
+            lanes,
+            config,
+            sources,
+            stopper,
+            options: { outputBuffer: job.options?.outputBuffer, window: job.options?.window, ordered },
+          })
+        : await buildPipeline(c.session, config, sources, stopper, (built) => ({
+            ...job.options,
+            stages: built.stages,
+            ...(config.buffer !== undefined ? { buffer: config.buffer } : {}),
+            ordered,
+          }));
     if (pipeline === FORCED) return EXIT.interrupted;
     ({ executor, services } = pipeline);
   } catch (error) {
