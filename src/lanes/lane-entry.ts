@@ -22,14 +22,19 @@ import type { BuildLane, LaneBuild } from './program.js';
 import { wireError, type FromLane, type LaneInit, type Reply, type ToLane } from './wire.js';
 
 /** Replies wait at most this long (ms), or until there are this many, before they go out together. */
-const FLUSH_MS = 2;
-const FLUSH_AT = 256;
+const FLUSH_MS = 100;
+const FLUSH_AT = 1024;
 
 const init = workerData as LaneInit;
 const port = parentPort!;
 const post = (message: FromLane): void => port.postMessage(message);
 const services = new LaneServices(init.permits, init.lane);
-const feed = new LaneFeed((n) => post({ t: 'want', n }));
+/** Tasks asked for and not posted yet: an ask goes out at once, with the replies gathered so far. */
+let wanted = 0;
+const feed = new LaneFeed((n) => {
+  wanted += n;
+  flush();
+});
 
 let build: LaneBuild | undefined;
 let executor: Executor | undefined;
@@ -64,9 +69,10 @@ async function start(): Promise<void> {
   try {
     await open();
   } catch (error) {
-    post({ t: 'refused', error: wireError(error) });
+    // Close first: the main thread ends this thread when it reads the refusal.
     await build?.close().catch(() => undefined);
     build = undefined;
+    post({ t: 'refused', error: wireError(error) });
   }
 }
 
@@ -124,13 +130,16 @@ function flush(): void {
   const list = replies;
   replies = [];
   const reports = services.take();
-  if (list.length === 0 && reports === undefined) return;
+  const want = wanted;
+  wanted = 0;
+  if (list.length === 0 && reports === undefined && want === 0) return;
+  const rest = { ...(reports !== undefined ? { services: reports } : {}), ...(want > 0 ? { want } : {}) };
   try {
-    port.postMessage({ t: 'replies', replies: list, ...(reports !== undefined ? { services: reports } : {}) } satisfies FromLane);
+    port.postMessage({ t: 'replies', replies: list, ...rest } satisfies FromLane);
   } catch {
     // A value that cannot be cloned fails its task alone; the others go as they are.
     const kept = list.map((r) => (r[1] === undefined || canClone(r[1]) ? r : cloneFailure(r[0], r[1])));
-    port.postMessage({ t: 'replies', replies: kept, ...(reports !== undefined ? { services: reports } : {}) } satisfies FromLane);
+    port.postMessage({ t: 'replies', replies: kept, ...rest } satisfies FromLane);
   }
 }
 

@@ -1,16 +1,16 @@
 /**
  * A lane's input: the tasks the main thread sent, as the AsyncIterator its executor pulls from. It
- * asks for more (`want`) when what it holds runs low, enough for a few ms of the lane's pace, so
+ * asks for more (`want`) when what it holds runs low, enough for about 150 ms of the lane's pace, so
  * a lane never holds much more than it can start soon: the rest waits on the main thread for
  * whichever lane frees first (the tail stays short). It also maps the lane run's own task numbers
  * to the run's (global) ones and keys.
  */
 
 /** Tasks a lane asks to hold at least, and at most, ahead of its pipeline. */
-export const FEED_MIN = 16;
-export const FEED_MAX = 512;
+export const FEED_MIN = 4;
+export const FEED_MAX = 1024;
 /** How much work, in ms at the lane's measured pace, it holds ahead (covers the hop to the main thread). */
-const AHEAD_MS = 5;
+const AHEAD_MS = 150;
 
 export class LaneFeed implements AsyncIterableIterator<unknown> {
   readonly #want: (n: number) => void;
@@ -20,7 +20,8 @@ export class LaneFeed implements AsyncIterableIterator<unknown> {
   #head = 0;
   /** Asked for and not received yet. */
   #requested = 0;
-  #target = FEED_MIN;
+  /** Until the pace is measured (the first stats tick), a guess. */
+  #target = 32;
   #ended = false;
   #waiter: ((r: IteratorResult<unknown>) => void) | undefined;
   /** The current run's task numbers (from 0) to the global index and key, while unanswered. */
@@ -42,11 +43,15 @@ export class LaneFeed implements AsyncIterableIterator<unknown> {
     return this.#tasks.length - this.#head;
   }
 
-  /** Asks for what is missing up to the target, when less than half of it is held or coming. */
+  /**
+   * Asks for what is missing up to the target, when a quarter of it or less is held or coming:
+   * asks are few and large (each costs the main thread a message), and the quarter left covers
+   * the hop to the main thread and back many times over.
+   */
   top(): void {
     if (this.#ended) return;
     const have = this.queued + this.#requested;
-    if (have * 2 > this.#target) return;
+    if (have * 4 > this.#target) return;
     const n = this.#target - have;
     this.#requested += n;
     this.#want(n);

@@ -82,7 +82,9 @@ export class LaneHandle {
         this.offsetMs = message.timeOrigin - performance.timeOrigin;
         ready();
       } else if (message.t === 'refused') {
+        // The lane closed what it opened; its thread would wait for messages until the close timeout.
         this.state = 'closed';
+        void this.#worker.terminate();
         refuse(
           new SluiceLaneError(
             this.lane,

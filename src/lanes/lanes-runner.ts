@@ -168,11 +168,6 @@ export class LanesRunner implements StageRunner {
         this.#readCapacity();
         this.#serve();
         break;
-      case 'want':
-        lane.demand += m.n;
-        this.#serve();
-        this.#readCapacity();
-        break;
       case 'replies':
         if (m.services !== undefined) this.#init.hub.ingest(m.services, lane.offsetMs);
         for (const r of m.replies) {
@@ -188,7 +183,8 @@ export class LanesRunner implements StageRunner {
             p.reject(new StageFailure(unwireError(r[3]), r[4], r[2]));
           }
         }
-        // A lane that ran a task alone (one that stopped a lane) may take more now.
+        if (m.want !== undefined) lane.demand += m.want;
+        // The lane asked for more, or it ran a task alone (one that stopped a lane) and may take more now.
         if (this.#head < this.#queue.length) this.#serve();
         this.#readCapacity();
         break;

@@ -67,9 +67,11 @@ export type FromLane =
       readonly timeOrigin: number;
     }
   | { readonly t: 'refused'; readonly error: WiredError }
-  /** The lane can take `n` more tasks (on top of what it asked for already). */
-  | { readonly t: 'want'; readonly n: number }
-  | { readonly t: 'replies'; readonly replies: Reply[]; readonly services?: Record<string, ServiceReport> }
+  /**
+   * Replies, with the services' samples, and `want`: the lane can take that many more tasks (on
+   * top of what it asked for already). An ask goes at once, taking the replies gathered so far.
+   */
+  | { readonly t: 'replies'; readonly replies: Reply[]; readonly services?: Record<string, ServiceReport>; readonly want?: number }
   | {
       readonly t: 'stats';
       readonly stats: ExecutorStats;
