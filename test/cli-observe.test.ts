@@ -11,11 +11,19 @@ import {
   service,
   type BatchStats,
   type ExecutorStats,
+  type LanesStats,
   type MainThreadStats,
   type Service,
   type ServiceStats,
 } from '../src/index.js';
-import { ceilingJsonLine, ceilingLine, createCeilingWatch } from '../src/cli/observe/ceiling-warning.js';
+import {
+  ceilingJsonLine,
+  ceilingLine,
+  createCeilingWatch,
+  createLanesWatch,
+  lanesJsonLine,
+  lanesLine,
+} from '../src/cli/observe/ceiling-warning.js';
 import { createFigureTracker, figuresOf, type Figures } from '../src/cli/observe/figures.js';
 import { formatDuration, formatRate } from '../src/cli/observe/format.js';
 import { formatJsonLine } from '../src/cli/observe/json-log.js';
@@ -23,6 +31,7 @@ import { startMetrics, type MetricsServer } from '../src/cli/observe/metrics.js'
 import { formatBar } from '../src/cli/observe/progress-bar.js';
 import { createReporter, resolveLogMode } from '../src/cli/observe/reporter.js';
 import type { RunSnapshot } from '../src/cli/observe/snapshot.js';
+import { formatSummary, type RunSummary } from '../src/cli/run/summary.js';
 
 function stats(
   o: {
@@ -792,5 +801,260 @@ describe('metrics', () => {
     ]) {
       await expect(startMetrics(options)).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION });
     }
+  });
+});
+
+/** A run in lanes: each lane's `recentUtilization` (and over the run: `overall`), the dispatch's figures. */
+function lanesOf(recent: readonly number[], overall: readonly number[] = recent.map(() => 0.3), o: Partial<LanesStats> = {}): LanesStats {
+  return {
+    lanes: recent.map((recentUtilization, lane) => ({
+      lane,
+      utilization: overall[lane]!,
+      recentUtilization,
+      held: 20,
+      peakHeld: 24,
+      completed: 100 + lane,
+      failed: lane,
+    })),
+    capacity: 64,
+    peakCapacity: 64,
+    queued: 3,
+    held: 40,
+    peakHeld: 48,
+    batches: 12,
+    restarts: 1,
+    ...o,
+  };
+}
+
+/** The bar tests' busy snapshot, its run in lanes. */
+function inLanes(recent: readonly number[], overall?: readonly number[], main?: MainThreadStats): RunSnapshot {
+  return snap({
+    elapsedMs: 17_500,
+    done: 4210,
+    failed: 1,
+    total: 10_000,
+    stats: { ...stats({ buffered: 5, cpuCapacity: [2], cpuRunning: [2], ...(main ? { main } : {}) }), lanes: lanesOf(recent, overall) },
+    services: [svcStats('docs', 16, 16, 3), svcStats('store', 8, 4, 0)],
+  });
+}
+
+describe('lanes in the figures, the bar, the JSON log and the summary', () => {
+  it('figures carry the lanes only when the stats have them', () => {
+    const f = figuresOf(inLanes([0.45, 0.51], [0.3, 0.35]), 240);
+    expect(f.lanes).toEqual({ count: 2, queued: 3, held: 40, peakHeld: 48, restarts: 1, busy: [0.45, 0.51], utilization: [0.3, 0.35] });
+    expect(figuresOf(snap({ done: 1 }), 1)).not.toHaveProperty('lanes');
+  });
+
+  it("shows the lanes and each one's utilisation next to main: the last few seconds live, the run on the final line", () => {
+    const f = figuresOf(inLanes([0.45, 0.51], [0.3, 0.35]), 240);
+    expect(formatBar(f, 160)).toBe(
+      '[########............] 4210/10000 42% 240/s ETA 25s │ docs 16/16 q3 │ store 4/8 │ buf 5 │ cpu 2/2 │ lanes 2 (busy 45% 51%) │ main 50% │ failed 1',
+    );
+    expect(formatBar(f, 160, true)).toContain('│ lanes 2 (busy 30% 35%) │ main 25% │');
+    // More than 8 lanes: the range, least to most busy.
+    const twelve = Array.from({ length: 12 }, (_, i) => 0.1 + i * 0.05);
+    expect(formatBar(figuresOf(inLanes(twelve), 240), 160)).toContain('│ lanes 12 (busy 10%-65%) │ main 50% │');
+    const none = { ...inLanes([]) };
+    expect(formatBar(figuresOf(none, 240), 160)).toContain('│ lanes 0 │ main 50% │');
+  });
+
+  it('keeps saturated lanes on a narrow line longer than cpu, buffered and main; drops idle ones before buffered', () => {
+    const saturated = formatBar(figuresOf(inLanes([0.95, 0.97]), 240), 64).split('\n')[0]!;
+    expect(saturated).toContain('lanes 2 (busy 95% 97%)');
+    expect(saturated).not.toContain('cpu 2/2');
+    expect(saturated).not.toContain('main 50%');
+    const idle = formatBar(figuresOf(inLanes([0.45, 0.51]), 240), 64).split('\n')[0]!;
+    expect(idle).not.toContain('lanes');
+    expect(idle).toContain('buf 5');
+  });
+
+  it('adds a lanes object to the JSON progress line, after mainThread, rounded like the other figures', () => {
+    const line = JSON.parse(formatJsonLine(figuresOf(inLanes([0.45234, 0.5099]), 240))) as Record<string, unknown>;
+    expect(line.lanes).toEqual({ count: 2, queued: 3, held: 40, peakHeld: 48, restarts: 1, busy: [0.452, 0.51] });
+    const keys = Object.keys(line);
+    expect(keys[keys.indexOf('mainThread') + 1]).toBe('lanes');
+  });
+
+  const summaryOf = (lanes?: LanesStats): RunSummary => ({
+    job: 'j',
+    elapsedMs: 2000,
+    completed: 40,
+    failed: 0,
+    rejected: 0,
+    interrupted: 0,
+    stats: { ...stats({ pulled: 40, main: { utilization: 0.1234, recentUtilization: 0.2 } }), ...(lanes ? { lanes } : {}) },
+    output: 'out.jsonl',
+    lines: 40,
+    peakRssBytes: 2 ** 20,
+  });
+
+  it('puts the lanes, their restarts and their utilisation over the run in both forms of the summary', () => {
+    const lanes = lanesOf([0.9, 0.9], [0.8042, 0.7766]);
+    const [human] = formatSummary(summaryOf(lanes), false);
+    expect(human).toBe(
+      'sluice: j: 40 completed, 0 failed in 2.0 s (20.0 tasks/s); main thread 12% busy; lanes 2 (busy 80% 78%), 1 restart; ' +
+        'peak buffered payloads 8; peak RSS 1 MiB; 40 lines written to out.jsonl',
+    );
+    expect(formatSummary(summaryOf({ ...lanes, restarts: 0 }), false)[0]).toContain('; lanes 2 (busy 80% 78%), 0 restarts; peak');
+    const json = JSON.parse(formatSummary(summaryOf(lanes), true)[0]!) as Record<string, unknown>;
+    expect(json.lanes).toEqual({ count: 2, restarts: 1, utilization: [0.804, 0.777] });
+    const keys = Object.keys(json);
+    expect(keys[keys.indexOf('mainThreadUtilization') + 1]).toBe('lanes');
+    // Without lanes: no trace of them.
+    expect(formatSummary(summaryOf(), false)[0]).not.toContain('lanes');
+    expect(JSON.parse(formatSummary(summaryOf(), true)[0]!)).not.toHaveProperty('lanes');
+  });
+});
+
+describe('the ceiling warnings in lanes', () => {
+  const at = (elapsedMs: number, main: number, busy?: readonly number[]) => ({
+    elapsedMs,
+    mainThread: { utilization: 0.8, recentUtilization: main },
+    ...(busy ? { lanes: lanesOf(busy) } : {}),
+  });
+
+  it('says the dispatcher is saturated when the main thread of a run in lanes is', () => {
+    const watch = createCeilingWatch();
+    const fired: number[] = [];
+    for (let t = 0; t <= 40_000; t += 1000) {
+      const alarm = watch(at(t, 0.96, [0.2, 0.3]));
+      if (alarm !== undefined) {
+        fired.push(t);
+        expect(alarm).toMatchObject({ lanes: 2, forMs: 15_000, recentUtilization: 0.96 });
+        expect(ceilingLine(alarm)).toBe(
+          'sluice: warning: the main thread, which only dispatches to the 2 lanes, has been at least 90% busy for 15 s ' +
+            '(96% over the last few seconds): the dispatcher (reading the input, handing tasks out, taking outcomes back) ' +
+            'is the bottleneck, so more --lanes or --threads will not help; make the tasks fewer and larger, or run more processes',
+        );
+        expect(JSON.parse(ceilingJsonLine(alarm))).toEqual({
+          type: 'warning',
+          warning: 'main-thread-ceiling',
+          elapsedMs: t,
+          forMs: 15_000,
+          mainThread: { utilization: 0.8, recentUtilization: 0.96 },
+          lanes: 2,
+          message: ceilingLine(alarm).slice('sluice: warning: '.length),
+        });
+      }
+    }
+    expect(fired).toEqual([15_000]);
+  });
+
+  it('fires the lanes warning once when every lane stays >= 90% busy for 15 s over 3 checks; never when one lane is below', () => {
+    const watch = createLanesWatch();
+    const fired: number[] = [];
+    for (let t = 0; t <= 60_000; t += 1000) if (watch(at(t, 0.1, [0.95, 0.92])) !== undefined) fired.push(t);
+    expect(fired).toEqual([15_000]);
+
+    // One lane just below, for a long time; and a run without lanes, its main thread saturated.
+    const oneBelow = createLanesWatch();
+    const noLanes = createLanesWatch();
+    for (let t = 0; t <= 120_000; t += 1000) {
+      expect(oneBelow(at(t, 0.99, [1, 0.899]))).toBeUndefined();
+      expect(noLanes(at(t, 1))).toBeUndefined();
+    }
+    // The lanes take turns dipping: never every lane for 15 s in a row.
+    const turns = createLanesWatch();
+    for (let t = 0; t <= 120_000; t += 1000) {
+      const dip = (t / 1000) % 10 === 0;
+      expect(turns(at(t, 0.5, dip ? [0.5, 1] : [1, 1]))).toBeUndefined();
+    }
+    expect(createLanesWatch({ checks: 2, forMs: 0 })(at(0, 0, [1]))).toBeUndefined();
+    expect(() => createLanesWatch({ checks: 0 })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_OPTION }));
+  });
+
+  it('says more lanes (not threads) help, as a line and as a JSON event', () => {
+    const alarm = createLanesWatch({ forMs: 0, checks: 1 })(at(20_400.4, 0.2, [0.9312, 0.95]))!;
+    expect(alarm).toEqual({ elapsedMs: 20_400.4, forMs: 0, threshold: 0.9, busy: [0.9312, 0.95] });
+    const long = { ...alarm, forMs: 15_000 };
+    expect(lanesLine(long)).toBe(
+      'sluice: warning: every lane has been at least 90% busy for 15 s (lanes 2, busy 93% 95% over the last few seconds): ' +
+        "each lane's thread runs its io stages and payload handling, and they are the bottleneck, so more --threads will not help; " +
+        'if cores are free, run more --lanes',
+    );
+    expect(JSON.parse(lanesJsonLine(long))).toEqual({
+      type: 'warning',
+      warning: 'lanes-saturated',
+      elapsedMs: 20_400,
+      forMs: 15_000,
+      lanes: { count: 2, busy: [0.931, 0.95] },
+      message: lanesLine(long).slice('sluice: warning: '.length),
+    });
+  });
+
+  it('is written once per kind per run by every reporter mode; turned off with the ceiling', () => {
+    for (const mode of ['json', 'none', 'bar'] as const) {
+      let t = 0;
+      const lines: string[] = [];
+      const { stream, chunks } = fakeTty(400);
+      // The dispatcher saturated from the start, every lane from 5 s on.
+      const snapshot = (): RunSnapshot =>
+        snap({
+          elapsedMs: t,
+          done: 1,
+          stats: {
+            ...stats({ main: { utilization: 0.9, recentUtilization: 0.97 } }),
+            lanes: lanesOf(t >= 5000 ? [0.95, 0.99] : [0.5, 0.99]),
+          },
+        });
+      const r = createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l) });
+      const off = createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l), ceiling: false });
+      for (; t <= 60_000; t += 1000) {
+        r.tick();
+        off.tick();
+      }
+      r.stop();
+      off.stop();
+      const out = mode === 'bar' ? stripVTControlCharacters(chunks.join('')).split('\n') : lines;
+      const warnings = out.filter((l) => l.includes('"type":"warning"') || l.startsWith('sluice: warning:'));
+      if (mode === 'json') {
+        expect(warnings.map((w) => JSON.parse(w) as { warning: string; elapsedMs: number })).toMatchObject([
+          { warning: 'main-thread-ceiling', elapsedMs: 15_000, lanes: 2 },
+          { warning: 'lanes-saturated', elapsedMs: 20_000, lanes: { count: 2, busy: [0.95, 0.99] } },
+        ]);
+      } else {
+        expect([mode, warnings.length]).toEqual([mode, 2]);
+        expect(warnings[0]).toMatch(/^sluice: warning: the main thread, which only dispatches to the 2 lanes, /);
+        expect(warnings[1]).toMatch(/^sluice: warning: every lane has been at least 90% busy for 15 s \(lanes 2, busy 95% 99%/);
+      }
+    }
+  });
+});
+
+describe('lane metrics', () => {
+  let server: MetricsServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('serves each lane utilisation, the held tasks and the restarts (a counter) of a run in lanes', async () => {
+    let lanes = lanesOf([0.45, 0.51]);
+    server = await startMetrics({ port: 0, services: [], snapshot: () => snap({ done: 2, stats: { ...stats(), lanes } }) });
+    const text = await (await fetch(server.url)).text();
+    const p = 'sluice_';
+    expect(metricOf(text, `${p}lane_utilization`, { lane: '0' })).toBe(0.45);
+    expect(metricOf(text, `${p}lane_utilization`, { lane: '1' })).toBe(0.51);
+    expect(metricOf(text, `${p}lanes_held`)).toBe(40);
+    expect(metricOf(text, `${p}lane_restarts_total`)).toBe(1);
+    expect(text).toContain('# TYPE sluice_lane_utilization gauge');
+    expect(text).toContain('# TYPE sluice_lanes_held gauge');
+    expect(text).toContain('# TYPE sluice_lane_restarts_total counter');
+    expect(text).toMatch(/^# HELP sluice_lane_utilization A lane's event-loop utilisation over the last few seconds, 0 to 1: /m);
+    expect(text).toMatch(/^# HELP sluice_lanes_held Tasks the lanes hold now: sent to a lane, not answered yet\.$/m);
+    expect(text).toMatch(/^# HELP sluice_lane_restarts_total Lanes started again after one stopped\.$/m);
+
+    lanes = lanesOf([0.9, 0.2, 0.3], undefined, { held: 7, restarts: 3 });
+    const again = await (await fetch(server.url)).text();
+    expect(metricOf(again, `${p}lane_utilization`, { lane: '2' })).toBe(0.3);
+    expect(metricOf(again, `${p}lanes_held`)).toBe(7);
+    expect(metricOf(again, `${p}lane_restarts_total`)).toBe(3);
+  });
+
+  it('has no lane metrics for a run without lanes', async () => {
+    server = await startMetrics({ port: 0, services: [], snapshot: () => snap({ done: 0 }) });
+    const text = await (await fetch(server.url)).text();
+    expect(text).not.toMatch(/sluice_lanes?_/);
   });
 });

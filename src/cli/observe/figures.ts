@@ -7,7 +7,7 @@
  *   etaMs = (total − done) / rate                            when total is known and rate > 0
  */
 import { performance } from 'node:perf_hooks';
-import { type MainThreadStats, SluiceOptionError } from '../../index.js';
+import { type LanesStats, type MainThreadStats, SluiceOptionError } from '../../index.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import type { QueueSnapshot, RunSnapshot } from './snapshot.js';
 
@@ -23,6 +23,23 @@ export interface BatchFigures {
   readonly name: string;
   /** Tasks a free thread receives in one message now (1: no batching). */
   readonly size: number;
+}
+
+/** A run in lanes (`--lanes`): the dispatch, and how busy each lane's thread is. */
+export interface LaneFigures {
+  /** Lanes running. */
+  readonly count: number;
+  /** Tasks waiting on the main thread for a lane to ask for them. */
+  readonly queued: number;
+  /** Tasks the lanes hold now (sent, not answered), and the most they held at once. */
+  readonly held: number;
+  readonly peakHeld: number;
+  /** Lanes started again after one stopped. */
+  readonly restarts: number;
+  /** Each lane's event-loop utilisation (0 to 1) over the last few seconds, in lane order. */
+  readonly busy: readonly number[];
+  /** The same over the run so far. */
+  readonly utilization: readonly number[];
 }
 
 export interface Figures {
@@ -51,6 +68,8 @@ export interface Figures {
   readonly batches: readonly BatchFigures[];
   /** The main thread's event-loop utilisation (0 to 1), over the run and over the last few seconds. */
   readonly mainThread: MainThreadStats;
+  /** A run in lanes: the main thread above is then only their dispatcher. Absent without lanes. */
+  readonly lanes?: LaneFigures;
   readonly draining: boolean;
   readonly services: readonly ServiceFigures[];
   /** A queue worker's held jobs and the queue's depth (`sluice worker`); absent for `sluice run`. */
@@ -124,9 +143,22 @@ export function figuresOf(s: RunSnapshot, rate: number): Figures {
     threads,
     batches,
     mainThread: { utilization: s.stats.mainThread.utilization, recentUtilization: s.stats.mainThread.recentUtilization },
+    ...(s.stats.lanes !== undefined ? { lanes: laneFiguresOf(s.stats.lanes) } : {}),
     draining: s.draining,
     services: s.services.map(({ name, limit, inFlight, queued }) => ({ name, limit, inFlight, queued })),
     ...(s.queue !== undefined ? { queue: s.queue } : {}),
+  };
+}
+
+function laneFiguresOf(l: LanesStats): LaneFigures {
+  return {
+    count: l.lanes.length,
+    queued: l.queued,
+    held: l.held,
+    peakHeld: l.peakHeld,
+    restarts: l.restarts,
+    busy: l.lanes.map((lane) => lane.recentUtilization),
+    utilization: l.lanes.map((lane) => lane.utilization),
   };
 }
 

@@ -9,6 +9,12 @@
  * `total`, `percent` and `etaMs` are left out when unknown, `batch` (each cpu stage's current batch
  * size B) when no stage reports one; the line `stop()` emits has `"final": true`. The ceiling
  * warning is a line of its own: `{"type":"warning","warning":"main-thread-ceiling",...}`.
+ * A run in lanes (`--lanes`) adds them after `mainThread` (then only their dispatcher): tasks waiting
+ * for a lane, held by the lanes, the most held at once, lanes restarted, and each lane's
+ * `recentUtilization` in lane order:
+ *
+ *   ..."mainThread":{...},"lanes":{"count":2,"queued":3,"held":40,"peakHeld":48,"restarts":0,"busy":[0.45,0.51]},...
+ *
  * A queue worker's lines (`sluice worker`) also carry its jobs and the queue's (`queue`: left out
  * until the worker's first look at the queue):
  *
@@ -16,7 +22,7 @@
  *   "queue":{"waiting":780,"active":8,"delayed":0,"completed":1200,"failed":3}
  */
 import { ratio } from './ceiling-warning.js';
-import type { Figures, FigureTracker } from './figures.js';
+import type { Figures, FigureTracker, LaneFigures } from './figures.js';
 import type { QueueSnapshot, RunSnapshot } from './snapshot.js';
 import { createTicker, type Reporter } from './ticker.js';
 
@@ -53,11 +59,17 @@ export function formatJsonLine(f: Figures, final = false): string {
     threads: f.threads,
     draining: f.draining,
     mainThread: { utilization: ratio(f.mainThread.utilization), recentUtilization: ratio(f.mainThread.recentUtilization) },
+    ...(f.lanes !== undefined ? { lanes: lanesFields(f.lanes) } : {}),
     ...(f.batches.length > 0 ? { batch: Object.fromEntries(f.batches.map((b) => [b.name, b.size])) } : {}),
     services,
     ...(f.queue !== undefined ? queueFields(f.queue) : {}),
     ...(final ? { final: true } : {}),
   });
+}
+
+function lanesFields(l: LaneFigures): Record<string, unknown> {
+  const { count, queued, held, peakHeld, restarts } = l;
+  return { count, queued, held, peakHeld, restarts, busy: l.busy.map(ratio) };
 }
 
 function queueFields(q: QueueSnapshot): Record<string, unknown> {

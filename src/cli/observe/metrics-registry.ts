@@ -209,6 +209,23 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
     );
   };
 
+  // A run in lanes (`--lanes`): registered on the first scrape whose snapshot has them.
+  let laneMetrics = false;
+  const ensureLanes = (s: RunSnapshot): void => {
+    if (s.stats.lanes === undefined || laneMetrics) return;
+    laneMetrics = true;
+    gauge(
+      'lane_utilization',
+      "A lane's event-loop utilisation over the last few seconds, 0 to 1: its io stages and payload handling run on it, so near 1 in every lane, more lanes (not threads) help.",
+      ['lane'],
+      (v, set) => {
+        for (const lane of v.stats.lanes?.lanes ?? []) set({ lane: String(lane.lane) }, lane.recentUtilization);
+      },
+    );
+    gauge('lanes_held', 'Tasks the lanes hold now: sent to a lane, not answered yet.', [], (v, set) => set({}, v.stats.lanes?.held ?? 0));
+    counter('lane_restarts_total', 'Lanes started again after one stopped.', [], (v, set) => set({}, v.stats.lanes?.restarts ?? 0));
+  };
+
   const outcomes = new Counter({
     name: `${prefix}outcomes_total`,
     help: 'Outcomes written, by result (and the failing stage).',
@@ -230,6 +247,7 @@ export function createRunMetrics(options: RunMetricsOptions): RunMetrics {
       const s = options.snapshot();
       ensureInput(s);
       ensureQueue(s);
+      ensureLanes(s);
       held = s;
       try {
         return registry.metrics();

@@ -6,18 +6,23 @@
  * `main` is the main thread's utilisation over the last few seconds (over the whole run on the
  * final line); `batch` the largest current batch size B of the cpu stages, shown when above 1.
  *
+ * A run in lanes (`--lanes`) adds them before `main` (then only their dispatcher): how many, and
+ * each one's utilisation, the same way (more than 8 lanes: the range, least to most busy):
+ *
+ *   ... │ buf 5 │ cpu 4/4 │ lanes 2 (busy 45% 51%) │ main 12% │ failed 1
+ *
  * A queue worker (`sluice worker`, no total) adds the jobs it holds and the queue's waiting ones:
  *
  *   4210 done 240/s │ docs 16/16 q3 │ buf 5 │ held 18 │ queue 5790 waiting
  *
  * Fitted to the terminal's width: when the services do not fit on the first line they move to a
  * second one; then the bar narrows or goes, then the least useful figures go (cpu, batch, main
- * unless it is saturated, then buffered), and a line that is still too wide is cut. The final state
- * stays on screen with a newline. Lines written while the bar is live (`note`) go above it, so they
- * are not drawn over.
+ * unless it is saturated, lanes unless every one is, then buffered), and a line that is still too
+ * wide is cut. The final state stays on screen with a newline. Lines written while the bar is live
+ * (`note`) go above it, so they are not drawn over.
  */
 import { createLogUpdate } from 'log-update';
-import { percent } from './ceiling-warning.js';
+import { busyList, percent } from './ceiling-warning.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import type { Figures, FigureTracker, ServiceFigures } from './figures.js';
 import { formatDuration, formatRate } from './format.js';
@@ -76,6 +81,12 @@ export function formatBar(f: Figures, columns: number, final = false): string {
   if (batch > 1) tail.push({ text: `batch ${batch}`, drop: 0.2 });
   // Live: the last few seconds; the final line: the whole run. Kept longer when saturated.
   const main = final ? f.mainThread.utilization : f.mainThread.recentUtilization;
+  if (f.lanes !== undefined) {
+    const busy = final ? f.lanes.utilization : f.lanes.busy;
+    const saturated = busy.length > 0 && busy.every((u) => u >= OBSERVE_DEFAULTS.ceilingUtilization);
+    const text = busy.length > 0 ? `lanes ${f.lanes.count} (busy ${busyList(busy)})` : `lanes ${f.lanes.count}`;
+    tail.push({ text, drop: saturated ? 2.4 : 0.6 });
+  }
   tail.push({ text: `main ${percent(main)}`, drop: main >= OBSERVE_DEFAULTS.ceilingUtilization ? 2.5 : 0.5 });
   if (f.failed > 0) tail.push({ text: `failed ${f.failed}`, drop: 2 });
   if (f.draining) tail.push({ text: 'draining', drop: 3 });

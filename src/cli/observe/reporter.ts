@@ -2,9 +2,18 @@
  * Picks the progress reporter of `sluice run --log <mode>`: a live bar, JSON lines, or nothing.
  * Every mode watches the main thread's ceiling on each tick (`--log none` ticks for that alone) and
  * writes its one warning: a note in the bar and `none` modes, a `"type":"warning"` line with JSON.
+ * A run in lanes is also watched for every lane saturated: one warning of that kind too.
  */
 import { SluiceOptionError } from '../../index.js';
-import { type CeilingOptions, ceilingJsonLine, ceilingLine, createCeilingWatch } from './ceiling-warning.js';
+import {
+  type CeilingOptions,
+  ceilingJsonLine,
+  ceilingLine,
+  createCeilingWatch,
+  createLanesWatch,
+  lanesJsonLine,
+  lanesLine,
+} from './ceiling-warning.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import { createFigureTracker } from './figures.js';
 import { createJsonLog } from './json-log.js';
@@ -50,6 +59,7 @@ export function createReporter(mode: LogMode, options: ReporterOptions): Reporte
   const stream = options.stream ?? process.stderr;
   const write = options.write ?? ((line: string) => void stream.write(`${line}\n`));
   const watch = options.ceiling === false ? undefined : createCeilingWatch(options.ceiling);
+  const lanesWatch = options.ceiling === false ? undefined : createLanesWatch(options.ceiling);
   // The snapshot each render took, for the watch that runs after it.
   let last: RunSnapshot | undefined;
   const snapshot = (): RunSnapshot => {
@@ -58,10 +68,19 @@ export function createReporter(mode: LogMode, options: ReporterOptions): Reporte
   };
   let reporter: Reporter | undefined;
   const after = (): void => {
-    const alarm = last !== undefined ? watch?.({ elapsedMs: last.elapsedMs, mainThread: last.stats.mainThread }) : undefined;
-    if (alarm === undefined) return;
-    if (mode === 'json') write(ceilingJsonLine(alarm));
-    else reporter?.note(ceilingLine(alarm));
+    if (last === undefined) return;
+    const { lanes, mainThread } = last.stats;
+    const sample = { elapsedMs: last.elapsedMs, mainThread, ...(lanes !== undefined ? { lanes } : {}) };
+    const alarm = watch?.(sample);
+    if (alarm !== undefined) {
+      if (mode === 'json') write(ceilingJsonLine(alarm));
+      else reporter?.note(ceilingLine(alarm));
+    }
+    const lanesAlarm = lanes !== undefined ? lanesWatch?.(sample) : undefined;
+    if (lanesAlarm !== undefined) {
+      if (mode === 'json') write(lanesJsonLine(lanesAlarm));
+      else reporter?.note(lanesLine(lanesAlarm));
+    }
   };
   if (mode === 'none') {
     if (watch === undefined) return { start() {}, tick() {}, stop() {}, note: write };

@@ -4,8 +4,9 @@
  * aborted by a signal or stopped by an error: not an outcome, so no output line). Rejected input
  * records are counted apart: they never became tasks.
  */
-import type { ExecutorStats } from '../../index.js';
+import type { ExecutorStats, LanesStats } from '../../index.js';
 import { messageOf } from '../message.js';
+import { busyList } from '../observe/ceiling-warning.js';
 
 export interface RunSummary {
   readonly job: string;
@@ -52,6 +53,17 @@ export function interruptedTasks(stats: ExecutorStats, completed: number, failed
   return Math.max(0, stats.tasks.pulled - completed - failed);
 }
 
+/** A run in lanes: how many, how often one was started again, and each one's utilisation over the run. */
+function lanesSummary(l: LanesStats): { count: number; restarts: number; utilization: number[] } {
+  return { count: l.lanes.length, restarts: l.restarts, utilization: l.lanes.map((lane) => Math.round(lane.utilization * 1000) / 1000) };
+}
+
+/** `lanes 2 (busy 80% 78%), 0 restarts; ` (the main thread before it only dispatched to them). */
+function lanesText(l: LanesStats): string {
+  const busy = l.lanes.length > 0 ? ` (busy ${busyList(l.lanes.map((lane) => lane.utilization))})` : '';
+  return `lanes ${l.lanes.length}${busy}, ${l.restarts} restart${l.restarts === 1 ? '' : 's'}; `;
+}
+
 export function formatSummary(s: RunSummary, json: boolean): string[] {
   const tasks = s.completed + s.failed;
   const seconds = s.elapsedMs / 1000;
@@ -71,6 +83,7 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
         tasksPerSecond: Number(rate.toFixed(1)),
         peakBuffered: s.stats.buffered.peak,
         mainThreadUtilization: Math.round(s.stats.mainThread.utilization * 1000) / 1000,
+        ...(s.stats.lanes !== undefined ? { lanes: lanesSummary(s.stats.lanes) } : {}),
         peakRssBytes: s.peakRssBytes,
         pulled: s.stats.tasks.pulled,
         output: s.output ?? '-',
@@ -98,6 +111,7 @@ export function formatSummary(s: RunSummary, json: boolean): string[] {
   const lines = [
     `sluice: ${s.job}: ${s.completed} completed, ${failedText}${interruptedText} in ${seconds.toFixed(1)} s ` +
       `(${rate.toFixed(1)} tasks/s); main thread ${Math.round(s.stats.mainThread.utilization * 100)}% busy; ` +
+      (s.stats.lanes !== undefined ? lanesText(s.stats.lanes) : '') +
       `peak buffered payloads ${s.stats.buffered.peak}; ` +
       `peak RSS ${(s.peakRssBytes / 2 ** 20).toFixed(0)} MiB; ` +
       `${s.lines} line${s.lines === 1 ? '' : 's'} written to ${s.output === undefined || s.output === '-' ? 'stdout' : s.output}`,
