@@ -76,7 +76,13 @@ export async function createJobExecutor<T = unknown, R = unknown>(
     services: loaded.services ?? {},
     options: { ordered, outputBuffer, window },
   });
-  return { ...executor, job: loaded, lanes };
+  // The main thread loaded the module too (a module may open things as it loads): its close() is owed, with no resources.
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= executor.close().finally(() => loaded.close?.(undefined));
+    return closing;
+  };
+  return { ...executor, close, [Symbol.asyncDispose]: close, job: loaded, lanes };
 }
 
 /** The lane program's URL: the compiled module, or the source under a TypeScript loader. */

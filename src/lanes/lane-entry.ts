@@ -111,6 +111,8 @@ async function runOnce(): Promise<void> {
   running = undefined;
   if (c.signal.aborted || fatal !== undefined) {
     post({ t: 'ended', held: feed.drop(), ...(fatal !== undefined ? { fatal: wireError(fatal) } : {}) });
+    // Only a run's pulls ask for tasks: ask now, or a lane the main thread owes nothing would never get the next run's.
+    if (!closing) feed.top();
   }
 }
 
@@ -120,7 +122,9 @@ function reply(outcome: Outcome): void {
   replies.push(
     outcome.ok ? [entry.index, outcome.value] : [entry.index, undefined, outcome.stage, wireError(outcome.error), outcome.attempts],
   );
-  if (replies.length >= FLUSH_AT) flush();
+  // A lane left with nothing to do answers at once: the main thread may be waiting on it alone
+  // (the last tasks, or a task that runs alone after a lane stopped).
+  if (replies.length >= FLUSH_AT || feed.holding === 0) flush();
   else flushTimer ??= setTimeout(flush, FLUSH_MS);
 }
 

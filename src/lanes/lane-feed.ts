@@ -39,6 +39,11 @@ export class LaneFeed implements AsyncIterableIterator<unknown> {
     return this.#target;
   }
 
+  /** Tasks the lane holds: pulled by its run and not answered, or waiting here. */
+  get holding(): number {
+    return this.#open.size + this.queued;
+  }
+
   get queued(): number {
     return this.#tasks.length - this.#head;
   }
