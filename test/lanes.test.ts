@@ -1,20 +1,22 @@
 /**
  * Lanes at the library level (`createJobExecutor(job, { lanes })`): the job's pipeline in P worker
- * threads, the main thread dispatching. Real lanes (worker threads loading the job module under
- * tsx), real cpu pools, and a real loopback server that counts its own concurrent requests and
- * their peak. A request counts at the server from its arrival to just before `end()`, a span inside
- * the one its lane holds the service's permit, so the server's count never exceeds the permits
- * held at that instant. Assertions are on counters and states, never on time.
+ * threads, the main thread dispatching. Real lanes, real cpu pools, and a real loopback server that
+ * counts its own concurrent requests and their peak. A request counts at the server from its
+ * arrival to just before `end()`, a span inside the one its lane holds the service's permit, so the
+ * server's count never exceeds the permits held at that instant. Assertions are on counters and
+ * states, never on time.
  *
- * Executors are few (each lane starts tsx in its thread, 1-3 s): one 3-lane executor is shared by
- * the tests of the first describe, in order; the ordered job has one; the refusal one more.
+ * The library and the jobs are the built package ('sluice', dist/: `npm test` builds before vitest,
+ * as for test/cli-lanes.test.ts and the tests of the built bin): the fixtures are plain ESM
+ * (fixtures/lanes/*.mjs) importing 'sluice', so no lane thread nor cpu pool thread starts a
+ * TypeScript loader. Executors are still few: one 3-lane executor is shared by the tests of the
+ * first describe, in order; the ordered job has one; the refusal one more.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createJobExecutor,
   ErrorCodes,
@@ -24,12 +26,31 @@ import {
   type JobExecutor,
   type Outcome,
   type Service,
-} from '../src/index.js';
+} from 'sluice';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { closeServer, listenOnLoopback } from '../src/loopback.js';
-import type { Done, Task } from './fixtures/lanes/job.js';
 
-const JOB = fileURLToPath(new URL('./fixtures/lanes/job.ts', import.meta.url));
-const ORDERED_JOB = fileURLToPath(new URL('./fixtures/lanes/ordered-job.ts', import.meta.url));
+const JOB = fileURLToPath(new URL('./fixtures/lanes/job.mjs', import.meta.url));
+const ORDERED_JOB = fileURLToPath(new URL('./fixtures/lanes/ordered-job.mjs', import.meta.url));
+
+/** A task of fixtures/lanes/job.mjs (see there). */
+interface Task {
+  readonly n: number;
+  readonly url: string;
+  readonly via: 'docs' | 'adaptive' | 'bridge';
+  readonly crash?: 'always' | 'once';
+  readonly marker?: string;
+  readonly uncloneable?: boolean;
+}
+
+/** The result of fixtures/lanes/job.mjs: `lane` is the thread that finished it. */
+interface Done {
+  readonly n: number;
+  readonly bytes: number;
+  readonly lane: number;
+  readonly f?: () => number;
+}
+
 /** Bytes of every document the server sends. */
 const DOC_BYTES = 1024;
 

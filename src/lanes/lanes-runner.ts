@@ -17,6 +17,9 @@ import { LaneHandle, type Pending } from './lane-handle.js';
 import type { ServiceHub } from './service-hub.js';
 import { unwireError, type FromLane, type LaneInit } from './wire.js';
 
+/** How long a moved limit waits to be announced to the lanes, gathering further moves (ms). */
+const LIMITS_MS = 10;
+
 export interface LanesRunnerInit {
   readonly lanes: number;
   readonly program: string;
@@ -57,6 +60,7 @@ export class LanesRunner implements StageRunner {
   #peakHeld = 0;
   #batches = 0;
   #restarts = 0;
+  #limitsTimer: NodeJS.Timeout | undefined;
   /** Why every lane is gone, once none is left to run tasks. */
   #dead: unknown;
 
@@ -107,9 +111,17 @@ export class LanesRunner implements StageRunner {
     });
   }
 
-  /** A shared limit moved: the lanes' stages follow it. */
+  /**
+   * A shared limit moved: the lanes' stages follow it. The permits read the new limit at once; the
+   * lanes' capacities follow within LIMITS_MS, one message per lane however often an adaptive limit moves.
+   */
   limitsChanged(): void {
-    for (const lane of this.lanes) if (lane.state === 'ready') lane.post({ t: 'limits' });
+    if (this.#limitsTimer !== undefined) return;
+    this.#limitsTimer = setTimeout(() => {
+      this.#limitsTimer = undefined;
+      for (const lane of this.lanes) if (lane.state === 'ready') lane.post({ t: 'limits' });
+    }, LIMITS_MS);
+    this.#limitsTimer.unref();
   }
 
   counters(): DispatchCounters {
