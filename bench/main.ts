@@ -2,7 +2,7 @@
  * The bench suite: every scenario against its baselines, in one run.
  *
  *   npm run bench                                   # all scenarios, published figures (< 10 min on 2 cores)
- *   npm run bench -- --scope memory                 # one scenario (pipeline, memory, tail, shared, adaptive, overhead, fine-grained, ceiling, bridge, durable, scale-out)
+ *   npm run bench -- --scope memory                 # one scenario (pipeline, memory, tail, shared, adaptive, overhead, fine-grained, ceiling, bridge, durable, scale-out, lanes)
  *   npm run bench -- --quick                        # the short version the CI smoke runs
  *   npm run bench -- --runs 5 --results /tmp/bench  # more rounds; results elsewhere
  *
@@ -36,6 +36,7 @@ const LOADERS: Readonly<Record<Name, () => Promise<Scenario>>> = {
   bridge: () => import('./bridge/scenario.js').then((m) => m.scenario),
   durable: () => import('./durable/scenario.js').then((m) => m.scenario),
   'scale-out': () => import('./scale-out/scenario.js').then((m) => m.scenario),
+  lanes: () => import('./lanes/scenario.js').then((m) => m.scenario),
 };
 
 const { values } = parseArgs({

@@ -20,6 +20,7 @@ export const ORDER = [
   'bridge',
   'durable',
   'scale-out',
+  'lanes',
 ] as const;
 
 export function machine(): string {

@@ -17,6 +17,9 @@ import { LaneHandle, type Pending } from './lane-handle.js';
 import type { ServiceHub } from './service-hub.js';
 import { unwireError, type FromLane, type LaneInit } from './wire.js';
 
+/** How long a lane's ask that the waiting tasks cannot fill waits for more before what there is goes (ms). */
+const PARTIAL_MS = 5;
+
 /** How long a moved limit waits to be announced to the lanes, gathering further moves (ms). */
 const LIMITS_MS = 10;
 
@@ -61,6 +64,7 @@ export class LanesRunner implements StageRunner {
   #batches = 0;
   #restarts = 0;
   #limitsTimer: NodeJS.Timeout | undefined;
+  #partialTimer: NodeJS.Timeout | undefined;
   /** Why every lane is gone, once none is left to run tasks. */
   #dead: unknown;
 
@@ -138,6 +142,8 @@ export class LanesRunner implements StageRunner {
 
   async close(): Promise<void> {
     this.#closing = true;
+    clearTimeout(this.#partialTimer);
+    clearTimeout(this.#limitsTimer);
     await Promise.all(this.lanes.map((l) => l.close(this.#init.closeTimeoutMs)));
     const error = this.lanes.find((l) => l.closeError !== undefined)?.closeError;
     if (error !== undefined) throw error;
@@ -283,7 +289,7 @@ export class LanesRunner implements StageRunner {
   }
 
   /** Hands waiting tasks to the lanes that asked for them, a batch per lane, taking the lanes in turn. */
-  #serve(): void {
+  #serve(force = false): void {
     const n = this.lanes.length;
     for (let k = 0; k < n && this.#head < this.#queue.length; k++) {
       const lane = this.lanes[(this.#next + k) % n]!;
@@ -295,7 +301,15 @@ export class LanesRunner implements StageRunner {
         this.#send(lane, [this.#queue[this.#head++]!]);
         continue;
       }
-      const take = Math.min(lane.demand, this.#queue.length - this.#head);
+      const waiting = this.#queue.length - this.#head;
+      // Tasks reach the dispatcher one by one as the run admits them; a lane that still has work
+      // (it asks with a quarter of its ask left) gets its ask whole, or what there is after
+      // PARTIAL_MS: one message of many tasks rather than many of a few (each costs a wake-up).
+      if (waiting < lane.demand && lane.held.size > 0 && !force) {
+        this.#servePartialLater();
+        continue;
+      }
+      const take = Math.min(lane.demand, waiting);
       const batch = this.#queue.slice(this.#head, this.#head + take);
       this.#head += take;
       this.#send(lane, batch);
@@ -305,6 +319,14 @@ export class LanesRunner implements StageRunner {
       this.#queue = [];
       this.#head = 0;
     }
+  }
+
+  #servePartialLater(): void {
+    if (this.#partialTimer !== undefined) return;
+    this.#partialTimer = setTimeout(() => {
+      this.#partialTimer = undefined;
+      this.#serve(true);
+    }, PARTIAL_MS);
   }
 
   /** Whether the lane holds a task that stopped a lane before (which runs alone). */

@@ -1,0 +1,137 @@
+/**
+ * Child entry of the lanes scenario's adaptive part: ONE strategy (the service's limit, from
+ * $SLUICE_BENCH_LANES_STRATEGY, read by ./sim-job.ts) in `--lanes` lanes, in this fresh process,
+ * against the simulator. The same line protocol and method as bench/adaptive/child.ts: it builds
+ * the executor, prints `READY`, reads `START <url>` and `STOP` on stdin, and prints
+ * `RESULT {report}` (bench/adaptive/types.ts's ChildReport, plus the lanes' figures: ./types.ts).
+ * The input is an endless stream of URLs that stops on `STOP`; the run then settles what is in
+ * flight. Every `--sample-ms` it records completions, failures, the service's limit and its
+ * permits in flight across lanes (the main thread's view: stats over every lane).
+ *
+ *   SLUICE_BENCH_LANES_STRATEGY=vegas node --import tsx bench/lanes/adaptive-child.ts --lanes 2
+ */
+import { parseArgs } from 'node:util';
+import { createJobExecutor } from 'sluice';
+import { commands, emit } from '../harness/lines.js';
+import type { ChildSample } from '../adaptive/types.js';
+import type { AdaptiveChildReport } from './types.js';
+
+const { values } = parseArgs({
+  options: {
+    lanes: { type: 'string', default: '2' },
+    job: { type: 'string', default: new URL('./sim-job.ts', import.meta.url).href },
+    'sample-ms': { type: 'string', default: '100' },
+    'drain-ms': { type: 'string', default: '15000' },
+  },
+});
+const sampleMs = Number(values['sample-ms']);
+const ex = await createJobExecutor<string, number>(values.job, {
+  lanes: values.lanes === 'auto' ? 'auto' : Number(values.lanes),
+});
+const svc = ex.services.find((s) => s.name === 'sim');
+if (svc === undefined) throw new Error('the job has no service "sim"');
+let peakLimit = svc.limit.current;
+const unsubscribe = svc.limit.subscribe((n) => {
+  if (n > peakLimit) peakLimit = n;
+});
+
+/** "HttpStatusError: GET http://.../work/17 answered HTTP 503" → without the id. */
+function causeOf(error: unknown): string {
+  const e = error as { name?: unknown; message?: unknown; code?: unknown } | null;
+  const text = `${String(e?.name ?? 'Error')}${typeof e?.code === 'string' ? ` ${e.code}` : ''}: ${String(e?.message ?? error)}`;
+  return text.replace(/\/work\/\d+/g, '/work/:id').replace(/127\.0\.0\.1:\d+/g, 'host');
+}
+
+let url = '';
+let stopping = false;
+let pulled = 0;
+function* urls(): Generator<string> {
+  while (!stopping) {
+    pulled += 1;
+    yield `${url}/work/${pulled - 1}`;
+  }
+}
+
+let release = (): void => undefined;
+await new Promise<void>((resolve) => {
+  release = commands(
+    (line) => {
+      if (line.startsWith('START')) {
+        url = line.slice('START'.length).trim();
+        resolve();
+      }
+      if (line === 'STOP') stopping = true;
+    },
+    () => {
+      stopping = true;
+      resolve();
+    },
+  );
+  void emit('READY', { lanes: ex.lanes });
+});
+
+const t0 = performance.now();
+let [completed, failed] = [0, 0];
+const causes: Record<string, number> = {};
+const series: ChildSample[] = [];
+const sample = (): void => {
+  const s = svc.stats();
+  series.push({
+    t: Math.round(performance.now() - t0),
+    completed,
+    failed,
+    limit: s.limit,
+    inFlight: s.inFlight,
+    outstanding: s.inFlight,
+    dropped: s.dropped,
+  });
+};
+sample();
+const sampler = setInterval(sample, sampleMs);
+const abort = new AbortController();
+let stopAt = 0;
+let drainTimer: NodeJS.Timeout | undefined;
+const watch = setInterval(() => {
+  if (stopping && stopAt === 0) {
+    stopAt = performance.now();
+    drainTimer = setTimeout(() => abort.abort(new Error('drain timed out')), Number(values['drain-ms']));
+  }
+}, 10);
+let aborted = false;
+try {
+  for await (const o of ex.run(urls(), { signal: abort.signal })) {
+    if (o.ok) completed += 1;
+    else {
+      failed += 1;
+      const cause = causeOf(o.error);
+      causes[cause] = (causes[cause] ?? 0) + 1;
+    }
+  }
+} catch (error) {
+  if (!abort.signal.aborted) throw error;
+  aborted = true;
+}
+const drainMs = stopAt === 0 ? 0 : performance.now() - stopAt;
+clearInterval(sampler);
+clearInterval(watch);
+clearTimeout(drainTimer);
+sample();
+unsubscribe();
+const service = svc.stats();
+const report: AdaptiveChildReport = {
+  strategy: process.env.SLUICE_BENCH_LANES_STRATEGY ?? 'vegas',
+  series,
+  pulled,
+  completed,
+  failed,
+  aborted: aborted ? pulled - completed - failed : 0,
+  causes,
+  service,
+  drainMs,
+  lanes: ex.lanes,
+  peakLimit,
+  laneCompleted: ex.stats().lanes?.lanes.map((l) => l.completed) ?? [],
+};
+await emit('RESULT', report);
+await ex.close();
+release();
