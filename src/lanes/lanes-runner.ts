@@ -12,6 +12,7 @@
  */
 import { SluiceAbortError, SluiceDataCloneError, SluiceLaneError } from '../errors.js';
 import { StageFailure, StageFatal, type StageRunner, type TaskRef } from '../stages/runner.js';
+import type { LanesStats } from '../stats.js';
 import { findUncloneable } from '../wire/clone-path.js';
 import { LaneHandle, type Pending } from './lane-handle.js';
 import type { ServiceHub } from './service-hub.js';
@@ -33,16 +34,8 @@ export interface LanesRunnerInit {
   readonly closeTimeoutMs: number;
 }
 
-/** Figures of the dispatch, for stats. */
-export interface DispatchCounters {
-  readonly capacity: number;
-  readonly peakCapacity: number;
-  readonly queued: number;
-  readonly held: number;
-  readonly peakHeld: number;
-  readonly batches: number;
-  readonly restarts: number;
-}
+/** Figures of the dispatch, for stats (`LanesStats` without the lanes). */
+export type DispatchCounters = Omit<LanesStats, 'lanes'>;
 
 export class LanesRunner implements StageRunner {
   readonly name = 'lanes';
