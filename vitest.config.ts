@@ -14,14 +14,12 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const SERIAL = [
   'test/adaptive.test.ts',
   'test/limits/**/*.test.ts',
+  'test/bench-smoke.test.ts',
   'test/simulator.test.ts',
   'test/backpressure.test.ts',
   'test/retry-after.test.ts',
   'test/io-timeout.test.ts',
 ];
-
-/** The bench smoke: its own group, beside the parallel one (below). */
-const BENCH = 'test/bench-smoke.test.ts';
 
 export default defineConfig({
   // `vitest run --exclude GLOB` adds GLOB to the root config's exclude only, never to a project's
@@ -47,20 +45,8 @@ export default defineConfig({
         test: {
           name: 'parallel',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, ...SERIAL, BENCH],
+          exclude: [...configDefaults.exclude, ...SERIAL],
           maxWorkers: 2,
-          sequence: { groupOrder: 0 },
-        },
-      },
-      {
-        // The bench smoke runs every scenario's quick mode in one child (about 2 min) and asserts
-        // only structural claims (bounds, counters, no task lost), never a timing: it runs beside
-        // the parallel group, one file more, rather than after it, where it alone took 2 min of CI.
-        extends: true,
-        test: {
-          name: 'bench',
-          include: [BENCH],
-          maxWorkers: 1,
           sequence: { groupOrder: 0 },
         },
       },
