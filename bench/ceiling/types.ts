@@ -1,23 +1,15 @@
 /** What the ceiling scenario's child (bench/ceiling/child.ts) measures and prints, shared with the scenario's report. */
 
+import type { TimedRun } from '../harness/types.js';
 /** How the cpu stage batches: the default, and one task per message (its payload moved, not copied). */
 export const VARIANTS = { auto: 'auto', single: false } as const;
 export type Variant = keyof typeof VARIANTS;
 
 /** What the child prints per timed run (its `RESULT` line). */
-export interface SizeResult {
+export interface SizeResult extends TimedRun {
   readonly round: number;
   readonly sizeBytes: number;
   readonly variant: Variant;
-  /** Tasks the timed run's input yielded, and their outcomes. */
-  readonly pulled: number;
-  readonly completed: number;
-  readonly failed: number;
-  readonly firstError?: string;
-  readonly wallMs: number;
-  /** The main thread's CPU time over the timed run: schedstat (ns resolution) and stat (clock ticks). */
-  readonly mainCpuMs: number;
-  readonly mainCpuTickMs: number;
   /** CPU time of the whole process (main thread and workers) over the timed run. */
   readonly processCpuMs: number;
   /** `executor.stats().mainThread.utilization` after the run, and the same read around it here. */

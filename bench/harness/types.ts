@@ -52,3 +52,16 @@ export interface ScenarioReport {
 }
 
 export type Scenario = (options: SuiteOptions) => Promise<ScenarioReport>;
+
+/** A timed run of a child that measures the main thread's CPU (bench/ceiling, bench/lanes). */
+export interface TimedRun {
+  /** Tasks the timed run's input yielded, and their outcomes. */
+  readonly pulled: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly firstError?: string;
+  readonly wallMs: number;
+  /** The main thread's CPU time over the timed run: schedstat (ns resolution) and stat (10 ms clock ticks). */
+  readonly mainCpuMs: number;
+  readonly mainCpuTickMs: number;
+}

@@ -1,5 +1,6 @@
 /** What the lanes scenario's children (./child.ts, ./adaptive-child.ts) print, shared with its reports. */
 import type { ChildReport } from '../adaptive/types.js';
+import type { TimedRun } from '../harness/types.js';
 
 /**
  * The designs side by side: one lane (today's: io stages on the main thread), P lanes, and
@@ -11,21 +12,12 @@ export type Design = '1' | '2' | 'auto' | '4';
 export const lanesOption = (d: Design): number | 'auto' => (d === 'auto' ? 'auto' : Number(d));
 
 /** What ./child.ts prints per timed run (its `RESULT` line). */
-export interface CellResult {
+export interface CellResult extends TimedRun {
   readonly round: number;
   readonly design: Design;
   /** Lanes the executor runs (1: in-process). */
   readonly lanes: number;
   readonly sizeBytes: number;
-  /** Tasks the timed run's input yielded, and their outcomes. */
-  readonly pulled: number;
-  readonly completed: number;
-  readonly failed: number;
-  readonly firstError?: string;
-  readonly wallMs: number;
-  /** The main thread's CPU time over the timed run: schedstat (ns) and stat (10 ms ticks). */
-  readonly mainCpuMs: number;
-  readonly mainCpuTickMs: number;
   /** CPU time of the whole process (main thread, lanes, cpu pools, V8's threads). */
   readonly processCpuMs: number;
   /** Each lane thread's CPU time over the timed run (schedstat), ordered by thread id; empty with one lane. */
