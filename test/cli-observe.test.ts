@@ -199,11 +199,11 @@ describe('json reporter', () => {
     vi.useRealTimers();
   });
 
-  it('emits one line per tick with the figures, and a final line on stop', () => {
+  it('emits one line per tick with the figures, and a final line on stop', async () => {
     let t = 0;
     let current = snap({ elapsedMs: 0, done: 0, total: 100 });
     const lines: string[] = [];
-    const r = createReporter('json', { snapshot: () => current, intervalMs: 1000, write: (l) => lines.push(l), now: () => t });
+    const r = await createReporter('json', { snapshot: () => current, intervalMs: 1000, write: (l) => lines.push(l), now: () => t });
     r.tick();
     t = 1000;
     current = snap({
@@ -264,10 +264,10 @@ describe('json reporter', () => {
     expect(line.rate).toBe(1.23);
   });
 
-  it('ticks on an unref-ed interval once started', () => {
+  it('ticks on an unref-ed interval once started', async () => {
     vi.useFakeTimers();
     const lines: string[] = [];
-    const r = createReporter('json', { snapshot: () => snap({ done: 1 }), intervalMs: 500, write: (l) => lines.push(l) });
+    const r = await createReporter('json', { snapshot: () => snap({ done: 1 }), intervalMs: 500, write: (l) => lines.push(l) });
     r.start();
     r.start();
     vi.advanceTimersByTime(1500);
@@ -278,15 +278,15 @@ describe('json reporter', () => {
     expect(JSON.parse(lines[3]!)).toMatchObject({ final: true });
   });
 
-  it("writes to the stream by default; mode 'none' writes nothing", () => {
+  it("writes to the stream by default; mode 'none' writes nothing", async () => {
     const { stream, chunks } = fakeTty(100);
-    const json = createReporter('json', { snapshot: () => snap({ done: 2 }), intervalMs: 1000, stream });
+    const json = await createReporter('json', { snapshot: () => snap({ done: 2 }), intervalMs: 1000, stream });
     json.tick();
     expect(chunks.join('')).toMatch(/^\{"type":"progress".*\}\n$/);
 
     const quiet = fakeTty(100);
     const write = vi.fn();
-    const none = createReporter('none', { snapshot: () => snap({ done: 2 }), intervalMs: 1000, stream: quiet.stream, write });
+    const none = await createReporter('none', { snapshot: () => snap({ done: 2 }), intervalMs: 1000, stream: quiet.stream, write });
     none.start();
     none.tick();
     none.stop();
@@ -294,14 +294,14 @@ describe('json reporter', () => {
     expect(write).not.toHaveBeenCalled();
   });
 
-  it('rejects a bad mode or interval with an option error', () => {
+  it('rejects a bad mode or interval with an option error', async () => {
     const bad = [
       () => createReporter('fancy' as 'bar', { snapshot: () => snap({ done: 0 }), intervalMs: 1000 }),
       () => createReporter('json', { snapshot: () => snap({ done: 0 }), intervalMs: 0 }),
       () => createReporter('json', { snapshot: 'x' as unknown as () => RunSnapshot, intervalMs: 10 }),
     ];
-    for (const f of bad) expect(f).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_OPTION }));
-    expect(bad[0]).toThrow(SluiceOptionError);
+    for (const f of bad) await expect(f()).rejects.toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_OPTION }));
+    await expect(bad[0]!()).rejects.toThrow(SluiceOptionError);
     expect(resolveLogMode('auto', { isTTY: true })).toBe('bar');
     expect(resolveLogMode('auto', {})).toBe('json');
     expect(resolveLogMode('none', { isTTY: true })).toBe('none');
@@ -366,11 +366,11 @@ describe('bar reporter', () => {
       ...o,
     });
 
-  it('draws done/total, the service limits and the buffered payloads, within the columns', () => {
+  it('draws done/total, the service limits and the buffered payloads, within the columns', async () => {
     const { stream, chunks } = fakeTty(100);
     let t = 0;
     let current = busy({ done: 4000 });
-    const r = createReporter('bar', { snapshot: () => current, intervalMs: 1000, stream, now: () => t });
+    const r = await createReporter('bar', { snapshot: () => current, intervalMs: 1000, stream, now: () => t });
     r.tick();
     t = 1000;
     current = busy();
@@ -399,10 +399,10 @@ describe('bar reporter', () => {
     expect(chunks.length).toBe(after);
   });
 
-  it('writes notes above the live bar, where later frames do not erase them', () => {
+  it('writes notes above the live bar, where later frames do not erase them', async () => {
     const { stream, chunks } = fakeTty(120);
     let current = busy({ done: 4000 });
-    const r = createReporter('bar', { snapshot: () => current, intervalMs: 1000, stream });
+    const r = await createReporter('bar', { snapshot: () => current, intervalMs: 1000, stream });
     r.start();
     r.tick();
     r.note('sluice: skipped input record t.jsonl:3: expected a JSON value');
@@ -422,10 +422,10 @@ describe('bar reporter', () => {
     ]);
   });
 
-  it('writes notes as plain lines in the json and none modes', () => {
+  it('writes notes as plain lines in the json and none modes', async () => {
     for (const mode of ['json', 'none'] as const) {
       const lines: string[] = [];
-      const r = createReporter(mode, { snapshot: () => snap({ done: 1 }), intervalMs: 1000, write: (l) => lines.push(l) });
+      const r = await createReporter(mode, { snapshot: () => snap({ done: 1 }), intervalMs: 1000, write: (l) => lines.push(l) });
       r.note('a note');
       expect(lines).toEqual(['a note']);
     }
@@ -525,14 +525,14 @@ describe('the ceiling warning', () => {
     });
   });
 
-  it('is written once per run by every reporter mode, after the tick that crosses the line', () => {
+  it('is written once per run by every reporter mode, after the tick that crosses the line', async () => {
     const saturated = (elapsedMs: number): RunSnapshot =>
       snap({ elapsedMs, done: 1, stats: stats({ main: { utilization: 0.9, recentUtilization: 0.97 } }) });
     for (const mode of ['json', 'none', 'bar'] as const) {
       let t = 0;
       const lines: string[] = [];
       const { stream, chunks } = fakeTty(400);
-      const r = createReporter(mode, { snapshot: () => saturated(t), intervalMs: 1000, stream, write: (l) => lines.push(l) });
+      const r = await createReporter(mode, { snapshot: () => saturated(t), intervalMs: 1000, stream, write: (l) => lines.push(l) });
       for (; t <= 40_000; t += 1000) r.tick();
       r.stop();
       const out = mode === 'bar' ? stripVTControlCharacters(chunks.join('')).split('\n') : lines;
@@ -547,7 +547,7 @@ describe('the ceiling warning', () => {
     }
   });
 
-  it('stays quiet when the main thread is not saturated, or when turned off', () => {
+  it('stays quiet when the main thread is not saturated, or when turned off', async () => {
     for (const mode of ['json', 'none', 'bar'] as const) {
       let t = 0;
       let recent = 0.5;
@@ -555,8 +555,8 @@ describe('the ceiling warning', () => {
       const { stream, chunks } = fakeTty(400);
       const snapshot = (): RunSnapshot =>
         snap({ elapsedMs: t, done: 1, stats: stats({ main: { utilization: 0.6, recentUtilization: recent } }) });
-      const r = createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l) });
-      const off = createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l), ceiling: false });
+      const r = await createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l) });
+      const off = await createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l), ceiling: false });
       for (; t <= 60_000; t += 1000) {
         recent = t % 10_000 === 0 ? 0.5 : 0.99; // saturated 9 s out of 10
         r.tick();
@@ -592,7 +592,7 @@ describe('the ceiling warning', () => {
       });
       const started = performance.now();
       const lines: string[] = [];
-      const r = createReporter('json', {
+      const r = await createReporter('json', {
         snapshot: () => snap({ elapsedMs: performance.now() - started, done: 0, stats: ex.stats() }),
         intervalMs: 40,
         write: (l) => lines.push(l),
@@ -983,7 +983,7 @@ describe('the ceiling warnings in lanes', () => {
     });
   });
 
-  it('is written once per kind per run by every reporter mode; turned off with the ceiling', () => {
+  it('is written once per kind per run by every reporter mode; turned off with the ceiling', async () => {
     for (const mode of ['json', 'none', 'bar'] as const) {
       let t = 0;
       const lines: string[] = [];
@@ -998,8 +998,8 @@ describe('the ceiling warnings in lanes', () => {
             lanes: lanesOf(t >= 5000 ? [0.95, 0.99] : [0.5, 0.99]),
           },
         });
-      const r = createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l) });
-      const off = createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l), ceiling: false });
+      const r = await createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l) });
+      const off = await createReporter(mode, { snapshot, intervalMs: 1000, stream, write: (l) => lines.push(l), ceiling: false });
       for (; t <= 60_000; t += 1000) {
         r.tick();
         off.tick();

@@ -26,6 +26,8 @@ export interface TailRun {
   readonly wallMs: number;
   /** sluice: the stage's peak of tasks running at once, from stats(). */
   readonly peakRunning?: number;
+  /** sluice: the largest batch its stage sent in the run (1: one task per message). */
+  readonly batchPeak?: number;
   /** static: the distinct threads its chunks ran on. */
   readonly chunkThreads?: number;
 }
@@ -56,7 +58,8 @@ export function sluiceStrategy(threads: number): TailStrategy {
         else failed += 1;
       }
       const wallMs = now() - t0;
-      return { spans, failed, wallMs, peakRunning: ex.stats().stages[0]?.peakRunning ?? Number.NaN };
+      const stage = ex.stats().stages[0];
+      return { spans, failed, wallMs, peakRunning: stage?.peakRunning ?? Number.NaN, batchPeak: stage?.batch?.peak ?? Number.NaN };
     },
     close: () => ex.close(),
   };

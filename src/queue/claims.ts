@@ -11,8 +11,8 @@
  * or delayed and the only active jobs are this node's own.
  */
 import type { Job as BullJob, Queue, Worker } from 'bullmq';
-import { UnrecoverableError } from 'bullmq';
 import { isJobData, type FailedReason, type JobData } from './job-data.js';
+import { loadBullmq } from './load.js';
 
 export interface Held {
   readonly job: BullJob;
@@ -158,6 +158,7 @@ export class Claims implements AsyncIterableIterator<unknown> {
             message: `job ${job.id} holds no sluice task (was it added by sluice enqueue?)`,
           },
         };
+        const { UnrecoverableError } = await loadBullmq();
         await job
           .moveToFailed(new UnrecoverableError(JSON.stringify(reason)), token, false)
           .catch((error: unknown) => this.#o.onError(error));
@@ -184,6 +185,7 @@ export class Claims implements AsyncIterableIterator<unknown> {
       },
     };
     try {
+      const { UnrecoverableError } = await loadBullmq();
       await job.moveToFailed(new UnrecoverableError(JSON.stringify(reason)), token, false);
       this.stalledFailed += 1;
       this.#o.onStalledFailed({ key, attempts: job.attemptsStarted });

@@ -4,10 +4,11 @@
  * `connectTimeoutMs`, so a wrong host or password is a clear error rather than a silent wait
  * (sluice's connections otherwise wait for Redis to come back: connection.ts).
  */
-import { type ConnectionOptions, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { ConnectionOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { SluiceQueueError, messageOf } from '../errors.js';
 import { connectionOptions, describeConnection, passwordOf, redact, type RedisConnection } from './connection.js';
+import { loadBullmq, loadIoredis } from './load.js';
 import { checkPrefix, checkQueueName, DEFAULT_PREFIX, metaKey } from './names.js';
 
 /** Which queue, on which Redis. */
@@ -63,7 +64,8 @@ export async function openQueue(target: QueueTarget, onError?: (message: string)
   // sluice's own commands (its records, EXISTS before adding, the reachability check) go on a client
   // of its own, which is checked first: BullMQ's connections open only once Redis has answered it, so
   // a refused target never leaves one of theirs in the middle of a (TLS) handshake.
-  const client = new Redis({ ...resolved.connection, lazyConnect: true });
+  const [{ Queue: BullQueue }, { Redis: RedisClient }] = await Promise.all([loadBullmq(), loadIoredis()]);
+  const client = new RedisClient({ ...resolved.connection, lazyConnect: true });
   let queue: Queue | undefined;
   /** The wait ended (a timeout, a refusal): the check goes no further. */
   let gaveUp = false;
@@ -91,7 +93,7 @@ export async function openQueue(target: QueueTarget, onError?: (message: string)
         // A user whose ACL key patterns leave out the queue's keys gets NOPERM here, not in the middle of a MULTI.
         await client.exists(metaKey(prefix, name));
         if (gaveUp) return;
-        queue = new Queue(name, { connection: resolved.connection as ConnectionOptions, prefix });
+        queue = new BullQueue(name, { connection: resolved.connection as ConnectionOptions, prefix });
         queue.on('error', failed);
         await queue.waitUntilReady();
       })(),

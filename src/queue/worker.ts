@@ -12,12 +12,13 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { type ConnectionOptions, Worker } from 'bullmq';
+import type { ConnectionOptions, Worker } from 'bullmq';
 import type { Executor } from '../executor.js';
 import { errorJson, toJson } from '../json.js';
 import type { Outcome } from '../outcome.js';
 import { messageOf, SluiceOptionError, SluiceQueueError } from '../errors.js';
 import { Claims, type Held } from './claims.js';
+import { loadBullmq } from './load.js';
 import { positive, within } from './waits.js';
 import type { FailedReason, StoredValue } from './job-data.js';
 import { checkIdentity, readMeta, type QueueJobIdentity } from './meta.js';
@@ -161,7 +162,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       );
     }
     const id = options.name ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    worker = new Worker(opened.name, null, {
+    const { Worker: BullWorker } = await loadBullmq();
+    worker = new BullWorker(opened.name, null, {
       connection: resolved.connection as ConnectionOptions,
       prefix: opened.prefix,
       autorun: false,

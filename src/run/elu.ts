@@ -52,7 +52,7 @@ export class EluMeter {
   }
 }
 
-/** The busy share of a span; 0 for a span under `MIN_SPAN_MS` (a run over an empty input), too short to say. */
+/** The busy share of a span; 0 for a span under `MIN_SPAN_MS` , too short to say (a run that pulled nothing reports zeros: see run.ts). */
 function share(span: EventLoopUtilization): number {
   return span.active + span.idle < MIN_SPAN_MS ? 0 : span.utilization;
 }

@@ -18,7 +18,7 @@ import type { Failed, Outcome } from '../outcome.js';
 import { StageFailure, StageFatal, type StageRunner } from '../stages/runner.js';
 import type { ExecutorStats } from '../stats.js';
 import { outputBound, pipelineWindow } from './bounds.js';
-import { EluMeter } from './elu.js';
+import { EluMeter, IDLE_MAIN_THREAD } from './elu.js';
 import { Input } from './input.js';
 import { newItem, type KeyFunction } from './keys.js';
 import { Outcomes } from './outcomes.js';
@@ -156,7 +156,7 @@ export class Run implements AsyncIterableIterator<Outcome> {
         completed: this.#completed,
         failed: this.#failed,
       },
-      mainThread: this.#elu.read(),
+      mainThread: this.#input.pulled === 0 ? IDLE_MAIN_THREAD : this.#elu.read(), // nothing pulled, nothing to measure
     });
   }
 

@@ -21,7 +21,6 @@
  * wide is cut. The final state stays on screen with a newline. Lines written while the bar is live
  * (`note`) go above it, so they are not drawn over.
  */
-import { createLogUpdate } from 'log-update';
 import { busyList, percent } from './ceiling-warning.js';
 import { OBSERVE_DEFAULTS } from './defaults.js';
 import type { Figures, FigureTracker, ServiceFigures } from './figures.js';
@@ -40,8 +39,10 @@ export interface ProgressBarOptions {
   readonly after?: (final: boolean) => void;
 }
 
-export function createProgressBar(options: ProgressBarOptions): Reporter {
+/** log-update is loaded only when a bar is drawn (on a terminal): it would add about 0.1 s to every start. */
+export async function createProgressBar(options: ProgressBarOptions): Promise<Reporter> {
   const { snapshot, figures, stream } = options;
+  const { createLogUpdate } = await import('log-update');
   const log = createLogUpdate(stream);
   const draw = (final: boolean): void => {
     log(formatBar(figures(snapshot()), stream.columns || OBSERVE_DEFAULTS.columns, final));

@@ -47,7 +47,8 @@ export interface ReporterOptions {
   readonly ceiling?: CeilingOptions | false;
 }
 
-export function createReporter(mode: LogMode, options: ReporterOptions): Reporter {
+/** Rejects a bad mode or option with SluiceOptionError (async: the bar loads its renderer first). */
+export async function createReporter(mode: LogMode, options: ReporterOptions): Promise<Reporter> {
   if (!LOG_MODES.includes(mode)) throw new SluiceOptionError('log mode', `one of ${LOG_MODES.join(', ')}`, mode);
   if (options === null || typeof options !== 'object') throw new SluiceOptionError('reporter options', 'an object', options);
   if (typeof options.snapshot !== 'function') throw new SluiceOptionError('snapshot', 'a function', options.snapshot);
@@ -95,7 +96,7 @@ export function createReporter(mode: LogMode, options: ReporterOptions): Reporte
   const figures = createFigureTracker(options.now !== undefined ? { now: options.now } : {});
   reporter =
     mode === 'bar'
-      ? createProgressBar({ snapshot, figures, intervalMs, stream, after })
+      ? await createProgressBar({ snapshot, figures, intervalMs, stream, after })
       : createJsonLog({ snapshot, figures, intervalMs, write, after });
   return reporter;
 }

@@ -294,7 +294,7 @@ async function work(c: WorkerContext): Promise<number> {
   try {
     err(`sluice worker: ${worker.id} on queue ${c.target.queue} at ${shownAs}${c.exitWhenDrained ? ' (until drained)' : ''}`);
     const logMode = resolveLogMode(config.log, io.stderr);
-    const reporter = createReporter(logMode, {
+    const reporter = await createReporter(logMode, {
       snapshot,
       intervalMs: config.logIntervalMs,
       ...(io.stderr ? { stream: io.stderr } : {}),

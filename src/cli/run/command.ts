@@ -216,7 +216,7 @@ async function runJob(c: RunContext): Promise<number> {
   }
 
   const logMode = resolveLogMode(config.log, io.stderr);
-  const reporter = createReporter(logMode, {
+  const reporter = await createReporter(logMode, {
     snapshot,
     intervalMs: config.logIntervalMs,
     ...(io.stderr ? { stream: io.stderr } : {}),
