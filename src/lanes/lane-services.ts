@@ -7,7 +7,7 @@ import { SluiceOptionError } from '../errors.js';
 import type { ServiceOptions } from '../services/options.js';
 import { sharedService, type Service } from '../services/service.js';
 import { RemoteLimit } from './remote-limit.js';
-import { SharedPermits, sharedGate } from './shared-permits.js';
+import { REPORTS, SharedPermits, sharedGate } from './shared-permits.js';
 import type { ServiceReport } from './wire.js';
 
 /** The options a copy keeps: the limit (and its algorithm's parameters) live on the main thread. */
@@ -49,7 +49,7 @@ export class LaneServices {
       },
     );
     svc.observe(({ service: _, ...event }) => {
-      limit.report.events.push(event);
+      if ((permits.wants & REPORTS.events) !== 0) limit.report.events.push(event);
     });
     this.#limits.set(name, limit);
     this.#services.set(name, svc);

@@ -4,7 +4,7 @@
  * the lane's replies, together with the attempts' events for observers there (metrics).
  */
 import type { Limit, Sample } from '../limits/limit.js';
-import type { SharedPermits } from './shared-permits.js';
+import { REPORTS, type SharedPermits } from './shared-permits.js';
 import type { ServiceReport } from './wire.js';
 
 export class RemoteLimit implements Limit {
@@ -30,7 +30,7 @@ export class RemoteLimit implements Limit {
   }
 
   sample(sample: Sample): void {
-    this.report.samples.push(sample);
+    if ((this.#permits.wants & REPORTS.samples) !== 0) this.report.samples.push(sample);
   }
 
   /** The main thread said a limit moved: tell the listeners if this one did. */

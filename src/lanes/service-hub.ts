@@ -8,7 +8,9 @@
  */
 import type { ServiceOptions } from '../services/options.js';
 import { sharedService, type Attempt, type AttemptEvent, type Service, type ServiceStats } from '../services/service.js';
-import { createPermitBuffer, SharedPermits, sharedGate } from './shared-permits.js';
+import { AlgorithmLimit } from '../limits/base.js';
+import type { Limit } from '../limits/limit.js';
+import { createPermitBuffer, REPORTS, SharedPermits, sharedGate } from './shared-permits.js';
 import type { ServiceReport } from './wire.js';
 
 const SUMMED = ['queued', 'calls', 'attempts', 'successes', 'dropped', 'ignored', 'retries', 'failed', 'pauses'] as const;
@@ -31,11 +33,11 @@ export class ServiceHub {
       pauseFor: (ms) => permits.pauseUntil(Date.now() + ms),
     });
     permits.setLimit(inner.limit.current);
+    const view = new HubService(inner, permits, canMove(inner.limit) ? REPORTS.samples : 0);
     inner.limit.subscribe((n) => {
       permits.setLimit(n);
       this.#onLimits();
     });
-    const view = new HubService(inner, permits);
     this.#views.set(name, view);
     return view;
   }
@@ -61,6 +63,11 @@ export class ServiceHub {
   }
 }
 
+/** Whether a limit's samples can change it: not a built-in one whose bounds are one value (a fixed limit). */
+function canMove(limit: Limit): boolean {
+  return !(limit instanceof AlgorithmLimit && limit.bounds.min === limit.bounds.max);
+}
+
 /** One service as the main thread shows it: over every lane. */
 class HubService implements Service {
   readonly name: string;
@@ -69,12 +76,20 @@ class HubService implements Service {
   readonly lanes = new Map<number, ServiceStats>();
   readonly #inner: Service;
   readonly #listeners = new Set<(event: AttemptEvent) => void>();
+  /** The samples bit when the limit can move: the lanes send samples only then, events only while observed. */
+  readonly #samples: number;
 
-  constructor(inner: Service, permits: SharedPermits) {
+  constructor(inner: Service, permits: SharedPermits, samples: number) {
     this.#inner = inner;
     this.name = inner.name;
     this.limit = inner.limit;
     this.permits = permits;
+    this.#samples = samples;
+    this.#publishWants();
+  }
+
+  #publishWants(): void {
+    this.permits.setWants(this.#samples | (this.#listeners.size > 0 ? REPORTS.events : 0));
   }
 
   call<T>(attempt: Attempt<T>, options?: { readonly signal?: AbortSignal }): Promise<T> {
@@ -101,9 +116,11 @@ class HubService implements Service {
   observe(listener: (event: AttemptEvent) => void): () => void {
     const off = this.#inner.observe(listener);
     this.#listeners.add(listener);
+    this.#publishWants();
     return () => {
       off();
       this.#listeners.delete(listener);
+      this.#publishWants();
     };
   }
 
@@ -117,6 +134,7 @@ class HubService implements Service {
           listener(event);
         } catch {
           this.#listeners.delete(listener);
+          this.#publishWants();
         }
       }
     }

@@ -4,13 +4,14 @@
  * makes the buffer, owns the limit (`setLimit`, from the adaptive algorithm) and sends the buffer
  * to each lane in `workerData`; every thread wraps it in its own `SharedPermits`.
  *
- * Layout of the buffer (24 bytes):
+ * Layout of the buffer:
  * - Int32 cell 0, LIMIT: the limit (an integer >= 1), written by the main thread only.
  * - Int32 cell 1, IN_FLIGHT: permits held now, across every thread.
  * - Int32 cell 2, PEAK: the highest IN_FLIGHT ever reached (a CAS-max after each acquire).
  * - Int32 cell 3, GEN: bumped by every release and `setLimit`; waiters `Atomics.waitAsync` on it.
  * - BigInt64 at byte 16, PAUSED_UNTIL: epoch ms (Date.now()) until which calls pause; 0 if none.
- * - Int32 cells from byte 24, HELD[slot]: the permits each holder holds (slot 0 the main thread,
+ * - Int32 at byte 24, WANTS: what the main thread wants the lanes to report (bits of `REPORTS`).
+ * - Int32 cells from byte 32, HELD[slot]: the permits each holder holds (slot 0 the main thread,
  *   1 + n lane n), so that the permits of a lane that stopped can be taken back (`reclaim`).
  *
  * A waiter never misses a wake-up: it reads GEN, then tries to acquire, then waits only while GEN
@@ -23,8 +24,15 @@ const IN_FLIGHT = 1;
 const PEAK = 2;
 const GEN = 3;
 const PAUSED_UNTIL_BYTE = 16;
+const WANTS_BYTE = 24;
 /** Then one Int32 cell per holder slot (0: the main thread, 1 + n: lane n): the permits it holds. */
-const HELD_BYTE = 24;
+const HELD_BYTE = 32;
+
+/**
+ * What the lanes send the main thread about a service's calls: the samples its limit algorithm
+ * reads (none for a limit that cannot move), the attempts its observers get (none without one).
+ */
+export const REPORTS = Object.freeze({ samples: 1, events: 2 });
 /** Holder slots: the main thread and up to 256 lanes (MAX_LANES). */
 export const PERMIT_SLOTS = 257;
 const BYTES = HELD_BYTE + 4 * PERMIT_SLOTS;
@@ -52,6 +60,7 @@ export function createPermitBuffer(initialLimit: number): SharedArrayBuffer {
   checkLimit('initialLimit', initialLimit);
   const buffer = new SharedArrayBuffer(BYTES);
   Atomics.store(new Int32Array(buffer), LIMIT, initialLimit);
+  Atomics.store(new Int32Array(buffer, WANTS_BYTE, 1), 0, REPORTS.samples | REPORTS.events);
   return buffer;
 }
 
@@ -65,6 +74,7 @@ export class SharedPermits {
   readonly buffer: SharedArrayBuffer;
   readonly #cells: Int32Array;
   readonly #pausedUntil: BigInt64Array;
+  readonly #wants: Int32Array;
   /** Resolvers of this thread's waiters, oldest first from `#head`. */
   #queue: Array<() => void> = [];
   #head = 0;
@@ -85,6 +95,17 @@ export class SharedPermits {
     this.#held = new Int32Array(buffer, HELD_BYTE, PERMIT_SLOTS);
     this.#slot = slot;
     this.#pausedUntil = new BigInt64Array(buffer, PAUSED_UNTIL_BYTE, 1);
+    this.#wants = new Int32Array(buffer, WANTS_BYTE, 1);
+  }
+
+  /** What the main thread wants reported (bits of `REPORTS`; both at first). */
+  get wants(): number {
+    return Atomics.load(this.#wants, 0);
+  }
+
+  /** Main thread: sets what the lanes report from now on (bits of `REPORTS`). */
+  setWants(bits: number): void {
+    Atomics.store(this.#wants, 0, bits);
   }
 
   get limit(): number {
