@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { createExecutor, io, service } from 'sluice';
 import { createAgent, fetchBuffer } from 'sluice/demo';
 import { commands, emit } from '../harness/lines.js';
+import { drainRun } from './drain.js';
 import { kindOf, limitOf, tokenBucket } from './strategies.js';
 import type { ChildReport, ChildSample } from './types.js';
 
@@ -62,13 +63,6 @@ const ex = createExecutor<number, Buffer>({
   ],
 });
 
-/** "HttpStatusError: GET http://.../work/17 answered HTTP 503" → without the id. */
-function causeOf(error: unknown): string {
-  const e = error as { name?: unknown; message?: unknown; code?: unknown } | null;
-  const text = `${String(e?.name ?? 'Error')}${typeof e?.code === 'string' ? ` ${e.code}` : ''}: ${String(e?.message ?? error)}`;
-  return text.replace(/\/work\/\d+/g, '/work/:id').replace(/127\.0\.0\.1:\d+/g, 'host');
-}
-
 let stopping = false;
 let pulled = 0;
 function* ids(): Generator<number> {
@@ -95,61 +89,35 @@ async function main(): Promise<void> {
     void emit('READY');
   });
   const t0 = performance.now();
-  let [completed, failed] = [0, 0];
-  const causes: Record<string, number> = {};
   const series: ChildSample[] = [];
-  const sample = (): void => {
-    const s = svc.stats();
-    series.push({
-      t: Math.round(performance.now() - t0),
-      completed,
-      failed,
-      limit: s.limit,
-      inFlight: s.inFlight,
-      outstanding,
-      dropped: s.dropped,
-    });
-  };
-  sample();
-  const sampler = setInterval(sample, sampleMs);
-  const abort = new AbortController();
-  let stopAt = 0;
-  let drainTimer: NodeJS.Timeout | undefined;
-  const watch = setInterval(() => {
-    if (stopping && stopAt === 0) {
-      stopAt = performance.now();
-      drainTimer = setTimeout(() => abort.abort(new Error('drain timed out')), Number(values['drain-ms']));
-    }
-  }, 10);
-  let aborted = false;
-  try {
-    for await (const o of ex.run(ids(), { signal: abort.signal })) {
-      if (o.ok) completed += 1;
-      else {
-        failed += 1;
-        const cause = causeOf(o.error);
-        causes[cause] = (causes[cause] ?? 0) + 1;
-      }
-    }
-  } catch (error) {
-    if (!abort.signal.aborted) throw error;
-    aborted = true;
-  }
-  const drainMs = stopAt === 0 ? 0 : performance.now() - stopAt;
-  clearInterval(sampler);
-  clearInterval(watch);
-  clearTimeout(drainTimer);
-  sample();
+  const run = await drainRun({
+    run: (signal) => ex.run(ids(), { signal }),
+    stopping: () => stopping,
+    drainMs: Number(values['drain-ms']),
+    sampleMs,
+    sample: ({ completed, failed }) => {
+      const s = svc.stats();
+      series.push({
+        t: Math.round(performance.now() - t0),
+        completed,
+        failed,
+        limit: s.limit,
+        inFlight: s.inFlight,
+        outstanding,
+        dropped: s.dropped,
+      });
+    },
+  });
   const report: ChildReport = {
     strategy: name,
     series,
     pulled,
-    completed,
-    failed,
-    aborted: aborted ? pulled - completed - failed : 0,
-    causes,
+    completed: run.completed,
+    failed: run.failed,
+    aborted: run.aborted ? pulled - run.completed - run.failed : 0,
+    causes: run.causes,
     service: svc.stats(),
-    drainMs,
+    drainMs: run.drainMs,
   };
   // Let stdin go only once the report is written: the process then exits on its own.
   await emit('RESULT', report);

@@ -12,6 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import { ChildLineError, startChild, type Child } from '../harness/child.js';
 import { startOnlineTraffic, startSimulator, type Simulator } from '../harness/simulator.js';
+import { drainVerdict } from './drain.js';
 import { kindOf } from './strategies.js';
 import type { ChildReport, OnlinePhase, RunRecord, Scenario } from './types.js';
 
@@ -79,15 +80,9 @@ export async function runOnce(strategy: string, round: number, sc: Scenario, rat
       const status = error instanceof ChildLineError && error.reason === 'timeout' ? 'timeout' : 'crash';
       return { ...base, status, note: (error as Error).message, sim: series, online: phases };
     }
-    const lost = report.pulled - report.completed - report.failed - report.aborted;
-    const notes = [
-      ...(lost !== 0 ? [`${lost} task(s) pulled without an outcome`] : []),
-      ...(report.aborted > 0 ? [`drain took over ${DRAIN_MS} ms: ${report.aborted} aborted`] : []),
-    ];
     return {
       ...base,
-      status: lost !== 0 ? 'lost' : 'ok',
-      ...(notes.length ? { note: notes.join('; ') } : {}),
+      ...drainVerdict(report, DRAIN_MS),
       child: report,
       sim: series,
       online: phases,

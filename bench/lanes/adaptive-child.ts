@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { createJobExecutor } from 'sluice';
 import { commands, emit } from '../harness/lines.js';
+import { drainRun } from '../adaptive/drain.js';
 import type { ChildSample } from '../adaptive/types.js';
 import type { AdaptiveChildReport } from './types.js';
 
@@ -34,13 +35,6 @@ let peakLimit = svc.limit.current;
 const unsubscribe = svc.limit.subscribe((n) => {
   if (n > peakLimit) peakLimit = n;
 });
-
-/** "HttpStatusError: GET http://.../work/17 answered HTTP 503" → without the id. */
-function causeOf(error: unknown): string {
-  const e = error as { name?: unknown; message?: unknown; code?: unknown } | null;
-  const text = `${String(e?.name ?? 'Error')}${typeof e?.code === 'string' ? ` ${e.code}` : ''}: ${String(e?.message ?? error)}`;
-  return text.replace(/\/work\/\d+/g, '/work/:id').replace(/127\.0\.0\.1:\d+/g, 'host');
-}
 
 let url = '';
 let stopping = false;
@@ -71,63 +65,37 @@ await new Promise<void>((resolve) => {
 });
 
 const t0 = performance.now();
-let [completed, failed] = [0, 0];
-const causes: Record<string, number> = {};
 const series: ChildSample[] = [];
-const sample = (): void => {
-  const s = svc.stats();
-  series.push({
-    t: Math.round(performance.now() - t0),
-    completed,
-    failed,
-    limit: s.limit,
-    inFlight: s.inFlight,
-    outstanding: s.inFlight,
-    dropped: s.dropped,
-  });
-};
-sample();
-const sampler = setInterval(sample, sampleMs);
-const abort = new AbortController();
-let stopAt = 0;
-let drainTimer: NodeJS.Timeout | undefined;
-const watch = setInterval(() => {
-  if (stopping && stopAt === 0) {
-    stopAt = performance.now();
-    drainTimer = setTimeout(() => abort.abort(new Error('drain timed out')), Number(values['drain-ms']));
-  }
-}, 10);
-let aborted = false;
-try {
-  for await (const o of ex.run(urls(), { signal: abort.signal })) {
-    if (o.ok) completed += 1;
-    else {
-      failed += 1;
-      const cause = causeOf(o.error);
-      causes[cause] = (causes[cause] ?? 0) + 1;
-    }
-  }
-} catch (error) {
-  if (!abort.signal.aborted) throw error;
-  aborted = true;
-}
-const drainMs = stopAt === 0 ? 0 : performance.now() - stopAt;
-clearInterval(sampler);
-clearInterval(watch);
-clearTimeout(drainTimer);
-sample();
+const run = await drainRun({
+  run: (signal) => ex.run(urls(), { signal }),
+  stopping: () => stopping,
+  drainMs: Number(values['drain-ms']),
+  sampleMs,
+  sample: ({ completed, failed }) => {
+    const s = svc.stats();
+    series.push({
+      t: Math.round(performance.now() - t0),
+      completed,
+      failed,
+      limit: s.limit,
+      inFlight: s.inFlight,
+      outstanding: s.inFlight,
+      dropped: s.dropped,
+    });
+  },
+});
 unsubscribe();
 const service = svc.stats();
 const report: AdaptiveChildReport = {
   strategy: process.env.SLUICE_BENCH_LANES_STRATEGY ?? 'vegas',
   series,
   pulled,
-  completed,
-  failed,
-  aborted: aborted ? pulled - completed - failed : 0,
-  causes,
+  completed: run.completed,
+  failed: run.failed,
+  aborted: run.aborted ? pulled - run.completed - run.failed : 0,
+  causes: run.causes,
   service,
-  drainMs,
+  drainMs: run.drainMs,
   lanes: ex.lanes,
   peakLimit,
   laneCompleted: ex.stats().lanes?.lanes.map((l) => l.completed) ?? [],

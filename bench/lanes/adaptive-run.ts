@@ -7,6 +7,7 @@
  * phase boundary the simulator's capacity is set; after the last phase the child is told to stop,
  * the simulator's series is read, and the child's report awaited.
  */
+import { drainVerdict } from '../adaptive/drain.js';
 import type { Scenario } from '../adaptive/types.js';
 import { ChildLineError, lastError, startChild, type Child } from '../harness/child.js';
 import { startSimulator, type SeriesSample, type Simulator } from '../harness/simulator.js';
@@ -85,15 +86,9 @@ export async function runOnce({ strategy, lanes, round, sc, entry, job }: RunOpt
       return { ...base, status, note: (error as Error).message, sim: series };
     }
     const { peak, requests } = proxy.counters();
-    const lost = report.pulled - report.completed - report.failed - report.aborted;
-    const notes = [
-      ...(lost !== 0 ? [`${lost} task(s) pulled without an outcome`] : []),
-      ...(report.aborted > 0 ? [`drain took over ${DRAIN_MS} ms: ${report.aborted} aborted`] : []),
-    ];
     return {
       ...base,
-      status: lost !== 0 ? 'lost' : 'ok',
-      ...(notes.length ? { note: notes.join('; ') } : {}),
+      ...drainVerdict(report, DRAIN_MS),
       child: report,
       sim: series,
       serverPeak: peak,
