@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { createExecutor, io, service } from 'sluice';
 import { createAgent, fetchBuffer } from 'sluice/demo';
 import { commands, emit } from '../harness/lines.js';
-import { drainRun } from './drain.js';
+import { drainRun, serviceSampler } from './drain.js';
 import { kindOf, limitOf, tokenBucket } from './strategies.js';
 import type { ChildReport, ChildSample } from './types.js';
 
@@ -88,25 +88,13 @@ async function main(): Promise<void> {
     }, stop);
     void emit('READY');
   });
-  const t0 = performance.now();
   const series: ChildSample[] = [];
   const run = await drainRun({
     run: (signal) => ex.run(ids(), { signal }),
     stopping: () => stopping,
     drainMs: Number(values['drain-ms']),
     sampleMs,
-    sample: ({ completed, failed }) => {
-      const s = svc.stats();
-      series.push({
-        t: Math.round(performance.now() - t0),
-        completed,
-        failed,
-        limit: s.limit,
-        inFlight: s.inFlight,
-        outstanding,
-        dropped: s.dropped,
-      });
-    },
+    sample: serviceSampler(svc, series, () => outstanding),
   });
   const report: ChildReport = {
     strategy: name,

@@ -6,6 +6,8 @@
  * start, every `sampleMs`, and at the end.
  */
 
+import type { ChildSample } from './types.js';
+
 /** What the loop reads of an outcome. */
 interface Ended {
   readonly ok: boolean;
@@ -71,6 +73,30 @@ export async function drainRun(o: DrainOptions): Promise<Drained> {
   const drainMs = stopAt === 0 ? 0 : performance.now() - stopAt;
   o.sample(counts);
   return { ...counts, causes, aborted, drainMs };
+}
+
+/**
+ * A `sample` for `drainRun` that appends the service's figures to `series`, timed from now;
+ * `outstanding` gives the HTTP requests sent and not yet answered.
+ */
+export function serviceSampler(
+  svc: { stats(): { readonly limit: number; readonly inFlight: number; readonly dropped: number } },
+  series: ChildSample[],
+  outstanding: () => number,
+): DrainOptions['sample'] {
+  const t0 = performance.now();
+  return ({ completed, failed }) => {
+    const s = svc.stats();
+    series.push({
+      t: Math.round(performance.now() - t0),
+      completed,
+      failed,
+      limit: s.limit,
+      inFlight: s.inFlight,
+      outstanding: outstanding(),
+      dropped: s.dropped,
+    });
+  };
 }
 
 /** "HttpStatusError: GET http://.../work/17 answered HTTP 503" → without the id. */

@@ -21,6 +21,19 @@ const DRAIN_MS = 15_000;
 
 const sleepUntil = (at: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
 
+/** The scenario's service: the simulator at its first phase's capacity, answering 503 past its queue. */
+export function startScenarioSimulator(sc: Scenario): Promise<Simulator> {
+  return startSimulator({
+    capacity: sc.capacities[0]!,
+    latencyMs: sc.latencyMs,
+    queueBound: sc.queueBound,
+    retryAfterS: sc.retryAfterS,
+    overloadPenalty: sc.overloadPenalty,
+    reject: 503,
+    sampleMs: sc.sampleMs,
+  });
+}
+
 export async function runOnce(strategy: string, round: number, sc: Scenario, rate?: number): Promise<RunRecord> {
   const base = { round, strategy, ...(rate !== undefined ? { rate } : {}) };
   let child: Child | undefined;
@@ -33,15 +46,7 @@ export async function runOnce(strategy: string, round: number, sc: Scenario, rat
   ready.catch(() => undefined);
   let sim: Simulator;
   try {
-    sim = await startSimulator({
-      capacity: sc.capacities[0]!,
-      latencyMs: sc.latencyMs,
-      queueBound: sc.queueBound,
-      retryAfterS: sc.retryAfterS,
-      overloadPenalty: sc.overloadPenalty,
-      reject: 503,
-      sampleMs: sc.sampleMs,
-    });
+    sim = await startScenarioSimulator(sc);
   } catch (error) {
     await child?.stop(0);
     return { ...base, status: 'crash', note: (error as Error).message.split('\n')[0]!, sim: [], online: [] };

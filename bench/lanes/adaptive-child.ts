@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { createJobExecutor } from 'sluice';
 import { commands, emit } from '../harness/lines.js';
-import { drainRun } from '../adaptive/drain.js';
+import { drainRun, serviceSampler } from '../adaptive/drain.js';
 import type { ChildSample } from '../adaptive/types.js';
 import type { AdaptiveChildReport } from './types.js';
 
@@ -64,25 +64,14 @@ await new Promise<void>((resolve) => {
   void emit('READY', { lanes: ex.lanes });
 });
 
-const t0 = performance.now();
 const series: ChildSample[] = [];
 const run = await drainRun({
   run: (signal) => ex.run(urls(), { signal }),
   stopping: () => stopping,
   drainMs: Number(values['drain-ms']),
   sampleMs,
-  sample: ({ completed, failed }) => {
-    const s = svc.stats();
-    series.push({
-      t: Math.round(performance.now() - t0),
-      completed,
-      failed,
-      limit: s.limit,
-      inFlight: s.inFlight,
-      outstanding: s.inFlight,
-      dropped: s.dropped,
-    });
-  },
+  // The HTTP requests outstanding are the permits in flight across lanes (no client count here).
+  sample: serviceSampler(svc, series, () => svc.stats().inFlight),
 });
 unsubscribe();
 const service = svc.stats();

@@ -8,9 +8,10 @@
  * the simulator's series is read, and the child's report awaited.
  */
 import { drainVerdict } from '../adaptive/drain.js';
+import { startScenarioSimulator } from '../adaptive/run.js';
 import type { Scenario } from '../adaptive/types.js';
 import { ChildLineError, lastError, startChild, type Child } from '../harness/child.js';
-import { startSimulator, type SeriesSample, type Simulator } from '../harness/simulator.js';
+import type { SeriesSample, Simulator } from '../harness/simulator.js';
 import { startCountingProxy, type CountingProxy } from './proxy.js';
 import type { AdaptiveChildReport } from './types.js';
 
@@ -54,15 +55,7 @@ export async function runOnce({ strategy, lanes, round, sc, entry, job }: RunOpt
   let sim: Simulator | undefined;
   let proxy: CountingProxy | undefined;
   try {
-    sim = await startSimulator({
-      capacity: sc.capacities[0]!,
-      latencyMs: sc.latencyMs,
-      queueBound: sc.queueBound,
-      retryAfterS: sc.retryAfterS,
-      overloadPenalty: sc.overloadPenalty,
-      reject: 503,
-      sampleMs: sc.sampleMs,
-    });
+    sim = await startScenarioSimulator(sc);
     proxy = await startCountingProxy(sim.url);
     await ready;
     await sim.reset();
