@@ -109,9 +109,13 @@ describe('kill -9 and resume', () => {
 
 describe('a poison task', () => {
   /** Runs, then resumes after each crash until a run ends: its exit code, and the crashes. */
-  async function runToEnd(env: Record<string, string>, maxCrashes: number): Promise<{ code: number; crashes: number }> {
+  async function runToEnd(
+    env: Record<string, string>,
+    maxCrashes: number,
+    flags: string[] = [],
+  ): Promise<{ code: number; crashes: number }> {
     for (let crashes = 0; ; crashes++) {
-      const r = run(crashes === 0 ? [] : ['--resume'], env);
+      const r = run(crashes === 0 ? flags : ['--resume', ...flags], env);
       const code = await r.exited;
       if (code !== null) return { code, crashes };
       expect(crashes, `more than ${maxCrashes} crashes`).toBeLessThan(maxCrashes);
@@ -152,6 +156,12 @@ describe('a poison task', () => {
     // then), and the poison task dies alone at crashes 3 and 4.
     const env = { SLUICE_TEST_POISON: '1234', SLUICE_TEST_POISON_MS: '0', SLUICE_TEST_DELAY_MS: '0' };
     expect(await runToEnd(env, 4)).toEqual({ code: 0, crashes: 4 });
+    await expectPoisonAloneDead(0);
+  }, 60_000);
+
+  it('the same with --durable, whose commits hold up to 1,000 outcomes: the resume records as many first tasks as a commit and the window can hide', async () => {
+    const env = { SLUICE_TEST_POISON: '1234', SLUICE_TEST_POISON_MS: '0', SLUICE_TEST_DELAY_MS: '0' };
+    expect(await runToEnd(env, 4, ['--durable'])).toEqual({ code: 0, crashes: 4 });
     await expectPoisonAloneDead(0);
   }, 60_000);
 });

@@ -57,6 +57,8 @@ export interface JournaledSink extends OutcomeSink {
    * record as in flight before it starts, so a crash it causes counts against it.
    */
   checkpoint(): void;
+  /** The most outcomes one commit holds. */
+  readonly batchSize: number;
   /** Flushes, then tells the journal the whole input went through. */
   finish(): void;
   /** The failed write or commit that broke the sink, if one did. */
@@ -122,6 +124,7 @@ export function openJournaledOutput(options: JournaledOutputOptions): JournaledS
   }
 
   return {
+    batchSize,
     write(line: string, entry?: JournalEntry) {
       if (failure !== undefined) throw failure;
       if (closed) throw new SluiceStateError(ErrorCodes.CLOSED, `The output file ${path} is closed`);

@@ -238,7 +238,15 @@ async function runJob(c: RunContext): Promise<number> {
     counts,
     onRejected: (error) => rejects.add(error),
     ...(journal !== undefined
-      ? { journal: { places: output.places, skip: journal.skip, suspects: journal.suspects, checkpoint: () => journal.sink.checkpoint() } }
+      ? {
+          journal: {
+            places: output.places,
+            skip: journal.skip,
+            suspects: journal.suspects,
+            checkpoint: () => journal.sink.checkpoint(),
+            commitSize: journal.sink.batchSize,
+          },
+        }
       : {}),
   });
   const elapsedMs = performance.now() - started;

@@ -8,7 +8,7 @@
  * aborted by a signal or left behind is no outcome: nothing is written or recorded for it. The
  * suspects of a crash run alone, each committed as in flight before it starts (tasks.ts).
  */
-import type { Executor, Job, Outcome, TaskRecord } from '../../index.js';
+import type { Executor, ExecutorStats, Job, Outcome, TaskRecord } from '../../index.js';
 import type { SluiceInputRecordError } from '../errors.js';
 import { deadLetterLine } from '../io/dead-letter.js';
 import type { InputFormat } from '../io/open-input.js';
@@ -53,6 +53,8 @@ export interface ExecuteJournal {
   readonly suspects?: ReadonlySet<string> | undefined;
   /** Commits the pending lines and the keys in flight now (the journaled sink's `checkpoint`). */
   readonly checkpoint?: (() => void) | undefined;
+  /** The most outcomes one commit holds (the sink's batch size). */
+  readonly commitSize: number;
 }
 
 export interface Executed {
@@ -68,7 +70,7 @@ export async function execute(options: ExecuteOptions): Promise<Executed> {
   const { job, executor, input, sink, metrics, stopper, counts, journal } = options;
   const places = journal?.places ?? createTaskPlaces();
   let inputDone = false;
-  const isolating = journal?.checkpoint === undefined ? undefined : isolation(journal, stopper);
+  const isolating = journal?.checkpoint === undefined ? undefined : isolation(journal, stopper, executor);
   const tasks = taskSource({
     job,
     file: input.file,
@@ -142,17 +144,31 @@ export async function execute(options: ExecuteOptions): Promise<Executed> {
 
 /**
  * The first tasks of a resume after a crash (one with suspects) each committed as in flight when
- * pulled (tasks.ts): more than a batch's outcomes (100) plus the tasks in flight beside them, so
- * that a task that crashed the run before a batch recorded it is on record at its next turn. A
- * commit each, at the start only. Any other journaled run records its first task so.
+ * pulled (tasks.ts): more than a commit's outcomes plus the tasks in flight beside them (the
+ * pipeline's window: its stages' capacities and buffers, which grow as batches and limits do), so
+ * that a task that crashed the run before a commit recorded it is on record at its next turn. A
+ * commit each, at the start only, and at least this many. Any other journaled run records its
+ * first task so.
  */
 const RECORD_FIRST_AFTER_CRASH = 256;
+
+/** The most tasks the pipeline holds now: its stages' capacities and its buffers' bounds. */
+function windowOf(stats: ExecutorStats): number {
+  let n = 0;
+  for (const s of stats.stages) n += s.capacity;
+  for (const b of stats.buffers) n += b.bound;
+  return n;
+}
 
 /**
  * The isolation of suspects (tasks.ts) over this run's places and journal: `idle` gives up at the
  * run's first stop signal or its end (`release`), and a failed checkpoint is kept for the report.
  */
-function isolation(journal: ExecuteJournal, stopper: Stopper): { readonly isolation: Isolation; failure(): unknown; release(): void } {
+function isolation(
+  journal: ExecuteJournal,
+  stopper: Stopper,
+  executor: Executor,
+): { readonly isolation: Isolation; failure(): unknown; release(): void } {
   const { places, suspects, checkpoint } = journal;
   let release!: () => void;
   const released = new Promise<false>((resolve) => {
@@ -165,7 +181,10 @@ function isolation(journal: ExecuteJournal, stopper: Stopper): { readonly isolat
   let failure: unknown;
   return {
     isolation: {
-      recordFirst: suspects !== undefined && suspects.size > 0 ? RECORD_FIRST_AFTER_CRASH : 1,
+      recordFirst:
+        suspects !== undefined && suspects.size > 0
+          ? () => Math.max(RECORD_FIRST_AFTER_CRASH, journal.commitSize + windowOf(executor.stats()))
+          : () => 1,
       isSuspect: (key) => suspects?.has(key) === true,
       idle: () => Promise.race([places.idle().then(() => true), released]),
       checkpoint() {

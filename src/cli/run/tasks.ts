@@ -77,8 +77,11 @@ export interface TaskSourceOptions {
  * next crash counts against it.
  */
 export interface Isolation {
-  /** How many of the run's first tasks (suspects aside) are committed as in flight when pulled. */
-  readonly recordFirst: number;
+  /**
+   * How many of the run's first tasks (suspects aside) are committed as in flight when pulled: read
+   * at each of them, since it follows the pipeline's window, which grows as the run starts.
+   */
+  recordFirst(): number;
   /** Whether the task of this key is a suspect: in flight at a crash, not settled. */
   isSuspect(key: string): boolean;
   /** Resolves true once no task is in flight (their lines written); false once the run pulls no more (a stop). */
@@ -122,8 +125,9 @@ export function taskSource(options: TaskSourceOptions): AsyncIterable<unknown> {
       let index = 0;
       /** The last task pulled is a suspect, running alone. */
       let isolating = false;
-      /** Tasks still to be committed as in flight when pulled, at the run's start. */
-      let recorded = isolation?.recordFirst ?? 0;
+      /** The first tasks committed as in flight when pulled so far, and whether that start is over. */
+      let recorded = 0;
+      let started = isolation === undefined;
       for await (const item of tasksOf(options)) {
         const at = position++;
         if ('error' in item) {
@@ -139,9 +143,14 @@ export function taskSource(options: TaskSourceOptions): AsyncIterable<unknown> {
           // A suspect waits until nothing is in flight; the task after it, for its outcome.
           if ((suspect || isolating) && !(await isolation!.idle())) return;
           onTask?.({ position: at, key, index: taskIndex, line: item.line, record: item.record, badKey });
+          let first = false;
+          if (!started && !suspect) {
+            first = recorded < isolation!.recordFirst();
+            started = !first;
+          }
           // On record as in flight before it runs: a suspect, the task after one, the first ones.
-          if (isolation !== undefined && (suspect || isolating || recorded > 0) && !isolation.checkpoint()) return;
-          if (!suspect && recorded > 0) recorded -= 1;
+          if (isolation !== undefined && (suspect || isolating || first) && !isolation.checkpoint()) return;
+          if (first) recorded += 1;
           isolating = suspect;
           yield item.task;
         }
